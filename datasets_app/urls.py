@@ -1,0 +1,11 @@
+from django.urls import path
+
+from datasets_app import views
+
+urlpatterns = [
+    path("", views.dataset_list, name="dataset_list"),
+    path("new/", views.dataset_new, name="dataset_new"),
+    path("<str:dataset_id>/", views.dataset_detail, name="dataset_detail"),
+    path("<str:dataset_id>/upload/", views.dataset_upload, name="dataset_upload"),
+    path("<str:dataset_id>/status/", views.dataset_status, name="dataset_status"),
+]

@@ -1,0 +1,1072 @@
+"""The DPO dataset validator: one JSON object per line, checked as a stream.
+
+`validate_file()` reads a file once, line by line, in constant memory, and returns a
+`ValidationReport`: each error and warning with its physical line number (the N-th
+`\\n`-terminated line, blank lines included, a UTF-8 BOM not a line), its field path
+(`preferred_output[0].role`), what was found and what is accepted; totals per kind; and
+statistics of the valid examples. Pure Python, no Django: the worker, the management
+command and the tests call it directly.
+"""
+
+import codecs
+import hashlib
+import json
+import math
+import os
+import random
+from array import array
+from dataclasses import asdict, dataclass, field
+
+ROLES = ("system", "user", "assistant")
+OUTPUT_ROLES = ("assistant",)
+OUTPUT_FIELDS = ("preferred_output", "non_preferred_output")
+TOP_LEVEL_KEYS = frozenset(("input", *OUTPUT_FIELDS))
+INPUT_KEYS = frozenset(("messages", "tools"))
+MESSAGE_KEYS = frozenset(("role", "content"))
+
+# Role names other chat formats use (ShareGPT, Gemini, prompt tools), lowercased, with
+# the role they most likely mean here.
+ROLE_ALIASES = {
+    "human": "user",
+    "humans": "user",
+    "usr": "user",
+    "person": "user",
+    "prompter": "user",
+    "question": "user",
+    "gpt": "assistant",
+    "bot": "assistant",
+    "model": "assistant",
+    "ai": "assistant",
+    "chatbot": "assistant",
+    "chatgpt": "assistant",
+    "answer": "assistant",
+    "response": "assistant",
+    "system_prompt": "system",
+    "systemprompt": "system",
+    "sys": "system",
+    "developer": "system",
+    "instruction": "system",
+}
+TOOL_ROLES = ("tool", "function", "ipython", "tool_result")
+
+KEPT_IN_FULL = 100  # errors, and separately warnings, kept with their text
+PROGRESS_EVERY = 1 << 20  # bytes between progress calls
+RESERVOIR_SIZE = 10_000  # values sampled per statistic for its percentiles
+MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not parsed, to bound memory
+QUOTE_LIMIT = 60  # characters of a found value shown in a message
+
+BOM = codecs.BOM_UTF8
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+@dataclass
+class ValidationReport:
+    example_count: int = 0
+    error_count: int = 0
+    invalid_lines: int = 0
+    errors: list = field(default_factory=list)
+    errors_by_code: dict = field(default_factory=dict)
+    warning_count: int = 0
+    warnings: list = field(default_factory=list)
+    warnings_by_code: dict = field(default_factory=dict)
+    blank_lines: int = 0
+    line_count: int = 0
+    bytes: int = 0
+    sha256: str = ""
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def valid(self):
+        return self.error_count == 0
+
+    def to_dict(self):
+        return {"valid": self.valid, **asdict(self)}
+
+
+def validate_file(
+    path,
+    declared_count=None,
+    progress=None,
+    min_examples=3,
+    max_examples=3_000_000,
+    on_example=None,
+):
+    """Validate the JSONL file at `path` and return its ValidationReport.
+
+    `progress(bytes_done, bytes_total)` is called about every MiB and once at the end;
+    `on_example(line_number, example)` for each valid example. `example_count` counts
+    the non-blank lines, valid or not, since that is what a client declares. Raises
+    OSError when the file cannot be read.
+    """
+    validation = _Validation(min_examples, max_examples, on_example)
+
+    with open(path, "rb") as file:
+        counter = _ByteCounter(os.fstat(file.fileno()).st_size, progress)
+        for raw, length in _physical_lines(file, counter):
+            validation.read_line(raw, length)
+        counter.finish()
+
+    validation.finish(declared_count)
+    return validation.report(counter.done, counter.sha256.hexdigest())
+
+
+def check_example(example):
+    """Check one parsed example against the DPO format.
+
+    Returns `(errors, warnings)`, two lists of `(path, code, message)`.
+    """
+    findings = _Findings()
+    if not isinstance(example, dict):
+        findings.error(
+            "",
+            "not_an_object",
+            f"The line is {_found(example)}, but each line must be one JSON object: "
+            "a DPO example with 'input', 'preferred_output' and "
+            "'non_preferred_output'.",
+        )
+        return findings.errors, findings.warnings
+
+    if "input" not in example and _is_other_dataset_format(example, findings):
+        return findings.errors, findings.warnings
+
+    _warn_unknown_keys(example, TOP_LEVEL_KEYS, "", findings)
+    _check_input(example, findings)
+    preferred = _check_output(example, "preferred_output", findings)
+    non_preferred = _check_output(example, "non_preferred_output", findings)
+
+    if not findings.errors and _same_answer(preferred, non_preferred):
+        findings.warn(
+            "non_preferred_output[0].content",
+            "identical_outputs",
+            "preferred_output and non_preferred_output have the same content, so "
+            "the pair gives no learning signal.",
+        )
+    return findings.errors, findings.warnings
+
+
+# Reading the file.
+
+
+class _ByteCounter:
+    """Hashes the bytes as they are read and reports progress about every MiB."""
+
+    def __init__(self, size, progress):
+        self.size = size
+        self.progress = progress
+        self.sha256 = hashlib.sha256()
+        self.done = 0
+        self.reported = 0
+
+    def add(self, chunk):
+        self.sha256.update(chunk)
+        self.done += len(chunk)
+        if self.progress is not None and self.done - self.reported >= PROGRESS_EVERY:
+            self.progress(self.done, max(self.size, self.done))
+            self.reported = self.done
+
+    def finish(self):
+        if self.progress is not None:
+            self.progress(self.done, max(self.size, self.done))
+
+
+def _physical_lines(file, counter):
+    """Yield `(raw, length)` for each `\\n`-terminated line of a binary file.
+
+    A line longer than MAX_LINE_BYTES is yielded as its first MAX_LINE_BYTES bytes
+    with its full length; the rest of it is read and counted but not kept, so that a
+    whole dataset written on one line is never held in memory.
+    """
+    while True:
+        raw = file.readline(MAX_LINE_BYTES)
+        if not raw:
+            return
+
+        counter.add(raw)
+        length = len(raw)
+        if length == MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            length += _skip_rest_of_line(file, counter)
+        yield raw, length
+
+
+def _skip_rest_of_line(file, counter):
+    skipped = 0
+    while True:
+        rest = file.readline(MAX_LINE_BYTES)
+        counter.add(rest)
+        skipped += len(rest)
+        if not rest or rest.endswith(b"\n"):
+            return skipped
+
+
+class _Validation:
+    """The state of one pass over a file: counters, kept issues, statistics."""
+
+    def __init__(self, min_examples, max_examples, on_example):
+        self.min_examples = min_examples
+        self.max_examples = max_examples
+        self.on_example = on_example
+        self.line_count = 0
+        self.blank_lines = 0
+        self.example_count = 0
+        self.invalid_lines = 0
+        self.stopped = False  # the file is not JSONL at all; further lines are noise
+        self.errors = _Tally()
+        self.warnings = _Tally()
+        self.first_lines = _FirstLines()
+        self.statistics = _Statistics()
+
+    def read_line(self, raw, length):
+        # A BOM starts files that Windows tools write, and lines of files joined with
+        # `cat`; it is not content. Alone it is not a line either.
+        if raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+            length -= len(BOM)
+            if not raw:
+                return
+
+        self.line_count += 1
+        if self.stopped:
+            return
+
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line.strip():
+            self.blank_lines += 1
+            return
+
+        # Past the limit the file is refused anyway; only the count still matters.
+        self.example_count += 1
+        if self.example_count > self.max_examples:
+            return
+
+        self._check_line(self.line_count, line, length > len(raw))
+
+    def _check_line(self, number, line, too_long):
+        first = self.example_count == 1
+        if first and self._is_not_jsonl(number, line):
+            self._stop()
+            return
+
+        if too_long:
+            self._record(number, [_line_too_long()], [])
+            return
+
+        text = self._decode(number, line)
+        if text is None:
+            return
+
+        example = self._parse(number, text, first)
+        if example is _UNPARSED:
+            return
+
+        errors, warnings = check_example(example)
+        self._record(number, errors, warnings)
+        if not errors:
+            self._accept(number, line, example)
+
+    def _stop(self):
+        # The file holds no examples in the sense of this format, so none are counted
+        # and the checks of the remaining lines, all noise, are skipped.
+        self.stopped = True
+        self.example_count = 0
+
+    def _is_not_jsonl(self, number, line):
+        """Diagnose, on the first non-blank line, a file that is not JSONL at all."""
+        start = line.lstrip()
+        if start.startswith(UTF16_BOMS) or b"\x00" in line:
+            self._record(number, [_utf16_error()], [])
+            return True
+
+        if start.startswith(b"["):
+            self._record(number, [_json_array_error()], [])
+            return True
+
+        return False
+
+    def _decode(self, number, line):
+        try:
+            return line.decode("utf-8")
+        except UnicodeDecodeError as problem:
+            self._record(
+                number, [("", "invalid_utf8", _utf8_message(line, problem))], []
+            )
+            return None
+
+    def _parse(self, number, text, first):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as problem:
+            if first and _continues_on_next_line(text, problem):
+                self._stop()
+                self._record(number, [_multiline_json_error(number)], [])
+            else:
+                self._record(number, [_invalid_json_error(text, problem)], [])
+            return _UNPARSED
+        except RecursionError:
+            message = "The line's JSON is nested too deeply to be a DPO example."
+            self._record(number, [("", "invalid_json", message)], [])
+            return _UNPARSED
+
+    def _record(self, number, errors, warnings):
+        for path, code, message in errors:
+            self.errors.add(number, path, code, message)
+        for path, code, message in warnings:
+            self.warnings.add(number, path, code, message)
+        if errors:
+            self.invalid_lines += 1
+
+    def _accept(self, number, line, example):
+        # Exporters write equal examples with equal bytes, so the stripped line stands
+        # for the example: hashing it is much cheaper than re-serialising the object.
+        digest = hashlib.blake2b(line.strip(), digest_size=8).digest()
+        original = self.first_lines.add(int.from_bytes(digest, "little"), number)
+        if original is not None:
+            self.statistics.duplicates += 1
+            self.warnings.add(
+                number,
+                "",
+                "duplicate_example",
+                f"This example is an exact duplicate of line {original}; duplicates "
+                "give that pair more weight in training.",
+            )
+
+        self.statistics.add(example)
+        if self.on_example is not None:
+            self.on_example(number, example)
+
+    def finish(self, declared_count):
+        """Add the file-level errors: no examples, too few or many, a wrong count."""
+        if self.stopped:
+            return
+
+        count = self.example_count
+        if count == 0:
+            self.errors.add_for_file("empty_file", self._empty_message())
+        elif count < self.min_examples or count > self.max_examples:
+            self.errors.add_for_file("example_count", self._count_message())
+
+        if declared_count is not None and declared_count != count:
+            self.errors.add_for_file(
+                "declared_count_mismatch",
+                f"The upload declared {declared_count:,} examples, but the file has "
+                f"{count:,} (one per non-blank line). Check that the whole file was "
+                "uploaded and that the declared count is right.",
+            )
+
+    def _empty_message(self):
+        if self.line_count == 0:
+            return (
+                "The file is empty; it needs at least "
+                f"{self.min_examples:,} examples, one JSON object per line."
+            )
+        return (
+            f"The file has only blank lines ({self.blank_lines:,}); it needs at least "
+            f"{self.min_examples:,} examples, one JSON object per line."
+        )
+
+    def _count_message(self):
+        count = self.example_count
+        if count > self.max_examples:
+            return (
+                f"The file has {count:,} examples; at most {self.max_examples:,} are "
+                f"accepted, so only the first {self.max_examples:,} were checked. "
+                "Split the file or remove examples."
+            )
+        return (
+            f"The file has {count:,} example{'s' if count != 1 else ''}; between "
+            f"{self.min_examples:,} and {self.max_examples:,} are accepted."
+        )
+
+    def report(self, size, sha256):
+        return ValidationReport(
+            example_count=self.example_count,
+            error_count=self.errors.total,
+            invalid_lines=self.invalid_lines,
+            errors=self.errors.listed(),
+            errors_by_code=dict(self.errors.by_code),
+            warning_count=self.warnings.total,
+            warnings=self.warnings.listed(),
+            warnings_by_code=dict(self.warnings.by_code),
+            blank_lines=self.blank_lines,
+            line_count=self.line_count,
+            bytes=size,
+            sha256=sha256,
+            stats=self.statistics.summary(),
+        )
+
+
+_UNPARSED = object()
+
+
+class _Tally:
+    """Counts issues of one severity and keeps the first KEPT_IN_FULL in full.
+
+    File-level issues (few, and the ones a user reads first) are always kept.
+    """
+
+    def __init__(self):
+        self.total = 0
+        self.by_code = {}
+        self.for_file = []
+        self.kept = []
+
+    def add(self, line, path, code, message):
+        self.total += 1
+        self.by_code[code] = self.by_code.get(code, 0) + 1
+        if len(self.kept) < KEPT_IN_FULL:
+            self.kept.append(
+                {"line": line, "path": path, "code": code, "message": message}
+            )
+
+    def add_for_file(self, code, message):
+        self.total += 1
+        self.by_code[code] = self.by_code.get(code, 0) + 1
+        self.for_file.append(
+            {"line": None, "path": "", "code": code, "message": message}
+        )
+
+    def listed(self):
+        return self.for_file + self.kept
+
+
+class _FirstLines:
+    """The first line of each distinct example, looked up by an 8-byte digest.
+
+    A Python set of 3 million ints takes about 240 MB. Two flat arrays under open
+    addressing (8-byte digest, 4-byte line number) take about 50 MB at that size and
+    also tell which line an example repeats. With 8-byte digests the chance of a
+    false duplicate anywhere among 3 million examples is about one in four million.
+    """
+
+    def __init__(self, capacity=1 << 12):
+        self.digests = array("Q", [0]) * capacity  # 0 marks an empty slot
+        self.lines = array("I", [0]) * capacity
+        self.used = 0
+
+    def add(self, digest, line):
+        """Remember `digest` at `line`; return the earlier line if it was seen."""
+        digest = digest or 1
+        mask = len(self.digests) - 1
+        slot = digest & mask
+        while True:
+            found = self.digests[slot]
+            if found == digest:
+                return self.lines[slot]
+            if found == 0:
+                break
+            slot = (slot + 1) & mask
+
+        self.digests[slot] = digest
+        self.lines[slot] = line
+        self.used += 1
+        if self.used * 4 > len(self.digests) * 3:
+            self._grow()
+        return None
+
+    def _grow(self):
+        digests, lines = self.digests, self.lines
+        self.digests = array("Q", [0]) * (2 * len(digests))
+        self.lines = array("I", [0]) * (2 * len(digests))
+        self.used = 0
+        for digest, line in zip(digests, lines, strict=True):
+            if digest:
+                self.add(digest, line)
+
+
+# Statistics of the valid examples.
+
+
+class _Distribution:
+    """Min, max, mean and percentiles of a stream of numbers, in constant memory.
+
+    Percentiles come from a fixed-size reservoir sample (algorithm R) drawn with a
+    seeded generator: exact up to RESERVOIR_SIZE values, and the same on every run.
+    """
+
+    def __init__(self, seed):
+        self.random = random.Random(seed)
+        self.count = 0
+        self.total = 0
+        self.low = None
+        self.high = None
+        self.sample = []
+
+    def add(self, value):
+        self.count += 1
+        self.total += value
+        if self.low is None or value < self.low:
+            self.low = value
+        if self.high is None or value > self.high:
+            self.high = value
+
+        if len(self.sample) < RESERVOIR_SIZE:
+            self.sample.append(value)
+            return
+        slot = self.random.randrange(self.count)
+        if slot < RESERVOIR_SIZE:
+            self.sample[slot] = value
+
+    def summary(self, percentiles=True):
+        mean = round(self.total / self.count, 2) if self.count else None
+        result = {"min": self.low, "max": self.high, "mean": mean}
+        if percentiles:
+            ordered = sorted(self.sample)
+            result["p50"] = _percentile(ordered, 50)
+            result["p95"] = _percentile(ordered, 95)
+        return result
+
+
+def _percentile(ordered, percent):
+    """The nearest-rank percentile of a sorted list; None for an empty one."""
+    if not ordered:
+        return None
+    rank = math.ceil(percent / 100 * len(ordered))
+    return ordered[max(rank, 1) - 1]
+
+
+class _Statistics:
+    def __init__(self):
+        self.examples = 0
+        self.prompt_chars = _Distribution(seed=1)
+        self.preferred_chars = _Distribution(seed=2)
+        self.non_preferred_chars = _Distribution(seed=3)
+        self.turns = _Distribution(seed=4)
+        self.with_system = 0
+        self.with_tools = 0
+        self.identical_pairs = 0
+        self.duplicates = 0
+
+    def add(self, example):
+        """Count one example that passed check_example (so its shape is known)."""
+        messages = example["input"]["messages"]
+        preferred = example["preferred_output"][0]["content"]
+        non_preferred = example["non_preferred_output"][0]["content"]
+
+        self.examples += 1
+        self.prompt_chars.add(sum(len(message["content"]) for message in messages))
+        self.preferred_chars.add(len(preferred))
+        self.non_preferred_chars.add(len(non_preferred))
+        self.turns.add(len(messages))
+
+        if messages[0]["role"] == "system":
+            self.with_system += 1
+        # An empty tools list offers the model no tools, so it does not count.
+        if example["input"].get("tools"):
+            self.with_tools += 1
+        if _same_answer(preferred, non_preferred):
+            self.identical_pairs += 1
+
+    def summary(self):
+        return {
+            "prompt_chars": self.prompt_chars.summary(),
+            "preferred_chars": self.preferred_chars.summary(),
+            "non_preferred_chars": self.non_preferred_chars.summary(),
+            "turns": self.turns.summary(percentiles=False),
+            "system_prompt_share": self._share(self.with_system),
+            "tools_share": self._share(self.with_tools),
+            "identical_pairs": self.identical_pairs,
+            "duplicates": self.duplicates,
+        }
+
+    def _share(self, count):
+        return round(count / self.examples, 4) if self.examples else 0.0
+
+
+# Checks of one example. Each adds (path, code, message) findings; a message says
+# where, what was found and what is accepted.
+
+
+class _Findings:
+    __slots__ = ("errors", "warnings")
+
+    def __init__(self):
+        self.errors = []
+        self.warnings = []
+
+    def error(self, path, code, message):
+        self.errors.append((path, code, message))
+
+    def warn(self, path, code, message):
+        self.warnings.append((path, code, message))
+
+
+def _is_other_dataset_format(example, findings):
+    """Name the format of a row written for another kind of training, if it is one."""
+    if "messages" in example:
+        findings.error(
+            "",
+            "sft_format",
+            "This row has top-level 'messages', the chat (SFT) format. A DPO example "
+            "needs 'input': {'messages': [...]} holding the prompt, which ends with a "
+            "user message, plus 'preferred_output' and 'non_preferred_output', each an "
+            "array with the one assistant message that answers it.",
+        )
+        return True
+
+    if "chosen" in example or "rejected" in example:
+        findings.error(
+            "",
+            "chosen_rejected_format",
+            "This row uses the prompt/chosen/rejected format of TRL and Hugging Face "
+            "preference datasets. Here the prompt goes in 'input': {'messages': "
+            "[...]}, 'chosen' becomes 'preferred_output' and 'rejected' becomes "
+            "'non_preferred_output', each an array with one assistant message.",
+        )
+        return True
+
+    return False
+
+
+def _warn_unknown_keys(container, known, prefix, findings):
+    for key in container:
+        if key not in known:
+            findings.warn(
+                f"{prefix}{key}",
+                "unknown_key",
+                f"{prefix}{key} is not part of the DPO format and is ignored.",
+            )
+
+
+def _check_input(example, findings):
+    if "input" not in example:
+        findings.error(
+            "input",
+            "missing_field",
+            "The example has no 'input'; it needs an 'input' object whose 'messages' "
+            "hold the prompt that both outputs answer.",
+        )
+        return
+
+    prompt = example["input"]
+    if not isinstance(prompt, dict):
+        hint = (
+            " Put the messages under 'messages': {'messages': [...]}."
+            if isinstance(prompt, list)
+            else ""
+        )
+        findings.error(
+            "input",
+            "wrong_type",
+            f"input is {_found(prompt)}; it must be an object with 'messages' (and "
+            f"optionally 'tools').{hint}",
+        )
+        return
+
+    _warn_unknown_keys(prompt, INPUT_KEYS, "input.", findings)
+    _check_tools(prompt, findings)
+    _check_messages(prompt, findings)
+
+
+def _check_tools(prompt, findings):
+    if "tools" not in prompt:
+        return
+
+    tools = prompt["tools"]
+    if not isinstance(tools, list):
+        findings.error(
+            "input.tools",
+            "wrong_type",
+            f"input.tools is {_found(tools)}; it must be an array of tool definitions "
+            "(objects), or be left out.",
+        )
+        return
+
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict):
+            findings.error(
+                f"input.tools[{index}]",
+                "wrong_type",
+                f"input.tools[{index}] is {_found(tool)}; each tool definition must be "
+                "an object, such as {'type': 'function', 'function': {...}}.",
+            )
+
+
+def _check_messages(prompt, findings):
+    if "messages" not in prompt:
+        findings.error(
+            "input.messages",
+            "missing_field",
+            "input has no 'messages'; it needs an array of messages that ends with "
+            "a user message.",
+        )
+        return
+
+    messages = prompt["messages"]
+    if not isinstance(messages, list):
+        findings.error(
+            "input.messages",
+            "wrong_type",
+            f"input.messages is {_found(messages)}; it must be an array of messages, "
+            "each {'role': ..., 'content': ...}.",
+        )
+        return
+
+    if not messages:
+        findings.error(
+            "input.messages",
+            "empty_messages",
+            "input.messages is empty; it needs at least one user message (after an "
+            "optional system message).",
+        )
+        return
+
+    roles = []
+    for index, message in enumerate(messages):
+        role, _ = _check_message(message, f"input.messages[{index}]", ROLES, findings)
+        roles.append(role)
+
+    # The order only means something once every role is readable.
+    if None not in roles:
+        _check_turn_order(roles, findings)
+
+
+def _check_turn_order(roles, findings):
+    for index, role in enumerate(roles[1:], start=1):
+        if role == "system":
+            findings.error(
+                f"input.messages[{index}].role",
+                "bad_turn_order",
+                f"input.messages[{index}] is a system message; a system message is "
+                "accepted only as the first message.",
+            )
+
+    turns = [(index, role) for index, role in enumerate(roles) if role != "system"]
+    if not turns:
+        findings.error(
+            "input.messages",
+            "bad_turn_order",
+            "input.messages has only a system message; a user message must follow it.",
+        )
+        return
+
+    broken_at = _check_alternation(turns, findings)
+    last_index, last_role = turns[-1]
+    if last_role == "assistant" and broken_at != last_index:
+        findings.error(
+            f"input.messages[{last_index}].role",
+            "bad_turn_order",
+            "input.messages ends with an assistant message; the last input message "
+            "must be from the user, because preferred_output and non_preferred_output "
+            "are the next assistant turn.",
+        )
+
+
+def _check_alternation(turns, findings):
+    """Report the first break in user/assistant alternation; return its index."""
+    for position, (index, role) in enumerate(turns):
+        expected = "user" if position % 2 == 0 else "assistant"
+        if role == expected:
+            continue
+
+        path = f"input.messages[{index}].role"
+        if position == 0:
+            message = (
+                f"input.messages[{index}] is an assistant message, but the "
+                "conversation must start with a user message (after an optional "
+                "system message)."
+            )
+        else:
+            message = (
+                f"input.messages[{index}] is a second {role} message in a row; user "
+                "and assistant messages must alternate."
+            )
+        findings.error(path, "bad_turn_order", message)
+        return index
+    return None
+
+
+def _check_message(message, path, accepted_roles, findings):
+    """Check one message object; return its (role, content), None where invalid."""
+    if not isinstance(message, dict):
+        findings.error(
+            path,
+            "wrong_type",
+            f"{path} is {_found(message)}; a message must be an object with 'role' "
+            "and 'content'.",
+        )
+        return None, None
+
+    role = _check_role(message, path, accepted_roles, findings)
+    content = _check_content(message, path, findings)
+    if "role" in message and "content" in message:
+        _warn_unknown_keys(message, MESSAGE_KEYS, f"{path}.", findings)
+    return role, content
+
+
+def _check_role(message, path, accepted_roles, findings):
+    if "role" not in message:
+        hint = ""
+        if "from" in message:
+            hint = (
+                " This looks like the ShareGPT format: use 'role' instead of 'from' "
+                "and 'content' instead of 'value'."
+            )
+        findings.error(
+            f"{path}.role",
+            "missing_field",
+            f"{path} has no 'role'; {_accepted_roles_text(accepted_roles)}.{hint}",
+        )
+        return None
+
+    role = message["role"]
+    if isinstance(role, str) and role in accepted_roles:
+        return role
+
+    findings.error(
+        f"{path}.role",
+        "invalid_role",
+        f"{path}.role is {_found(role)}; {_accepted_roles_text(accepted_roles)}."
+        f"{_role_hint(role, accepted_roles)}",
+    )
+    return None
+
+
+def _accepted_roles_text(accepted_roles):
+    if accepted_roles == OUTPUT_ROLES:
+        return "an output message must have the role 'assistant'"
+    return "the accepted roles are 'system', 'user' and 'assistant'"
+
+
+def _role_hint(role, accepted_roles):
+    if not isinstance(role, str):
+        return ""
+
+    spelled = role.strip().lower()
+    if spelled in TOOL_ROLES:
+        return (
+            " Tool messages are not supported in DPO inputs; tool definitions go in "
+            "input.tools."
+        )
+
+    meant = ROLE_ALIASES.get(spelled, spelled)
+    if meant not in accepted_roles:
+        return ""
+    if meant == spelled:
+        return f" Roles are lowercase: did you mean '{meant}'?"
+    return f" Did you mean '{meant}'?"
+
+
+def _check_content(message, path, findings):
+    if "content" not in message:
+        findings.error(
+            f"{path}.content",
+            "missing_field",
+            f"{path} has no 'content'; a message needs its text as a string in "
+            "'content'.",
+        )
+        return None
+
+    content = message["content"]
+    if isinstance(content, str):
+        return content
+
+    hint = ""
+    if isinstance(content, list):
+        hint = (
+            " A list of content parts (as multimodal chat formats write it) is not "
+            "supported: join the text parts into one string."
+        )
+    findings.error(
+        f"{path}.content",
+        "content_not_string",
+        f"{path}.content is {_found(content)}; content must be a string.{hint}",
+    )
+    return None
+
+
+def _check_output(example, name, findings):
+    """Check preferred_output or non_preferred_output; return its content if valid."""
+    if name not in example:
+        findings.error(
+            name,
+            "missing_field",
+            f"The example has no '{name}'; each example needs preferred_output and "
+            "non_preferred_output, each an array with one assistant message.",
+        )
+        return None
+
+    output = example[name]
+    if not _is_one_message_array(output, name, findings):
+        return None
+
+    path = f"{name}[0]"
+    role, content = _check_message(output[0], path, OUTPUT_ROLES, findings)
+    if content is None:
+        return None
+
+    if not content.strip():
+        findings.error(
+            f"{path}.content",
+            "empty_content",
+            f"{path}.content is empty (or only whitespace); an output message needs "
+            "the answer's text.",
+        )
+        return None
+    return content if role is not None else None
+
+
+def _is_one_message_array(output, name, findings):
+    if isinstance(output, dict):
+        findings.error(
+            name,
+            "wrong_type",
+            f"{name} is an object; it must be an array holding that one message: "
+            "wrap it in [ ].",
+        )
+        return False
+
+    if not isinstance(output, list):
+        findings.error(
+            name,
+            "wrong_type",
+            f"{name} is {_found(output)}; it must be an array with one assistant "
+            "message, like [{'role': 'assistant', 'content': '...'}].",
+        )
+        return False
+
+    if len(output) != 1:
+        found = "is empty" if not output else f"has {len(output)} messages"
+        findings.error(
+            name,
+            "output_count",
+            f"{name} {found}; exactly one assistant message is accepted, the next "
+            "turn after the input.",
+        )
+        return False
+
+    return True
+
+
+def _same_answer(preferred, non_preferred):
+    return (
+        preferred is not None
+        and non_preferred is not None
+        and preferred.strip() == non_preferred.strip()
+    )
+
+
+# Messages about lines that are not DPO examples at all.
+
+
+def _json_array_error():
+    return (
+        "",
+        "json_array",
+        "The file is a JSON array, not JSONL: each line must be one JSON object (one "
+        "example per line). Convert it with: jq -c '.[]' file.json > file.jsonl",
+    )
+
+
+def _multiline_json_error(number):
+    return (
+        "",
+        "multiline_json",
+        f"Line {number} starts a JSON object that continues on the next lines: the "
+        "file looks like pretty-printed JSON, not JSONL. Each line must be one "
+        "complete JSON object (one example per line). Convert it with: "
+        "jq -c '.' file.json > file.jsonl",
+    )
+
+
+def _utf16_error():
+    return (
+        "",
+        "invalid_utf8",
+        "The file is not UTF-8: it looks like UTF-16 (a byte-order mark or zero bytes "
+        "between the characters). Re-save it as UTF-8, for example with: "
+        "iconv -f UTF-16 -t UTF-8 file.jsonl > file-utf8.jsonl",
+    )
+
+
+def _line_too_long():
+    return (
+        "",
+        "line_too_long",
+        f"The line is longer than {MAX_LINE_BYTES >> 20} MiB, far beyond any "
+        "example a model can train on; it was not checked.",
+    )
+
+
+def _continues_on_next_line(text, problem):
+    """True when a line opens a JSON object that the next lines would complete."""
+    return text.lstrip().startswith("{") and problem.pos >= len(text.rstrip())
+
+
+def _utf8_message(line, problem):
+    bad = line[problem.start : min(problem.end, problem.start + 4)]
+    shown = " ".join(f"0x{byte:02X}" for byte in bad)
+    message = (
+        f"The line is not valid UTF-8: the bytes {shown} at byte column "
+        f"{problem.start + 1} cannot be decoded."
+    )
+
+    legacy = _as_windows_1252(line, problem.start)
+    if legacy is None:
+        return message + " Re-save the file as UTF-8; it is never read another way."
+    return message + (
+        " The file was probably saved in a legacy encoding such as Windows-1252 or "
+        f"Latin-1, where these bytes read {legacy!r}. Re-save it as UTF-8, for "
+        "example with: iconv -f WINDOWS-1252 -t UTF-8 file.jsonl > file-utf8.jsonl"
+    )
+
+
+def _as_windows_1252(line, start):
+    """The text around `start` as Windows-1252 reads it, or None if it cannot."""
+    try:
+        text = line.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    # Windows-1252 has one character per byte, so byte columns are text columns.
+    return text[max(start - 12, 0) : start + 12]
+
+
+def _invalid_json_error(text, problem):
+    snippet = text[max(problem.pos - 20, 0) : problem.pos + 20]
+    message = (
+        f"The line is not valid JSON: {problem.msg} at column {problem.colno} "
+        f"(near {_quote(snippet)}).{_json_hint(text, problem)}"
+    )
+    return ("", "invalid_json", message)
+
+
+def _json_hint(text, problem):
+    at = text[problem.pos : problem.pos + 1]
+    before = text[: problem.pos].rstrip()
+    if problem.msg.startswith("Unterminated string"):
+        return (
+            " A string that runs to the end of the line usually holds a raw line "
+            "break; write line breaks inside strings as \\n."
+        )
+    if at == "'":
+        return (
+            " JSON needs double quotes around keys and strings; this looks like a "
+            "Python dict printed with str(). Write each line with json.dumps()."
+        )
+    if at in ("}", "]") and before.endswith(","):
+        return " JSON does not allow a comma before a closing bracket."
+    if problem.msg == "Extra data":
+        return " The line holds more than one JSON value; put each on its own line."
+    return ""
+
+
+def _found(value):
+    """Describe a found JSON value for a message: short strings are quoted."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {'true' if value else 'false'}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return f"the string {_quote(value)}" if value else "an empty string"
+    if isinstance(value, list):
+        return "an array" if value else "an empty array"
+    return "an object"
+
+
+def _quote(text):
+    shown = repr(text)
+    if len(shown) <= QUOTE_LIMIT:
+        return shown
+    return shown[: QUOTE_LIMIT - 4] + "...'"

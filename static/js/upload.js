@@ -1,0 +1,195 @@
+// The wizard's resumable upload: a small tus 1.0 client.
+// Chunks of a few MiB; network errors and 5xx are retried with backoff, resuming
+// from the offset the server reports; the upload URL is kept in localStorage so
+// a reloaded page finds its upload again.
+(function () {
+  "use strict";
+
+  const CHUNK_BYTES = 4 * 1024 * 1024;
+  const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+  const box = document.getElementById("uploader");
+  if (!box) return;
+
+  const input = box.querySelector("#file");
+  const startButton = box.querySelector("#start");
+  const cancelButton = box.querySelector("#cancel");
+  const bar = box.querySelector(".bar");
+  const progress = box.querySelector(".progress");
+  const statusLine = box.querySelector(".upload-status");
+  const errorLine = box.querySelector(".upload-error");
+  const maxBytes = Number(box.dataset.maxBytes);
+  let cancelled = false;
+  let uploadUrl = null;
+
+  function storageKey(file) {
+    return `tus:${box.dataset.dataset}:${file.name}:${file.size}:${file.lastModified}`;
+  }
+
+  function showError(text) {
+    errorLine.textContent = text;
+    errorLine.hidden = false;
+  }
+
+  function tusHeaders(extra) {
+    return Object.assign(
+      { "Tus-Resumable": "1.0.0", "X-CSRFToken": box.dataset.csrf },
+      extra || {}
+    );
+  }
+
+  function b64(text) {
+    return btoa(unescape(encodeURIComponent(text)));
+  }
+
+  async function messageOf(response) {
+    try {
+      const body = await response.json();
+      return body.error.message;
+    } catch (e) {
+      return `The server answered ${response.status}.`;
+    }
+  }
+
+  async function create(file) {
+    const response = await fetch(box.dataset.endpoint, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: tusHeaders({
+        "Upload-Length": String(file.size),
+        "Upload-Metadata": `filename ${b64(file.name)},dataset ${b64(box.dataset.dataset)}`,
+      }),
+    });
+    if (response.status !== 201) throw new Fatal(await messageOf(response));
+    return response.headers.get("Location");
+  }
+
+  async function serverOffset(url) {
+    const response = await fetch(url, {
+      method: "HEAD",
+      credentials: "same-origin",
+      headers: tusHeaders(),
+      cache: "no-store",
+    });
+    if (response.status === 404 || response.status === 410) return null;
+    if (!response.ok) throw new Error(`HEAD answered ${response.status}`);
+    return Number(response.headers.get("Upload-Offset"));
+  }
+
+  class Fatal extends Error {}
+
+  async function sendChunk(url, file, offset) {
+    const chunk = file.slice(offset, Math.min(offset + CHUNK_BYTES, file.size));
+    const response = await fetch(url, {
+      method: "PATCH",
+      credentials: "same-origin",
+      headers: tusHeaders({
+        "Upload-Offset": String(offset),
+        "Content-Type": "application/offset+octet-stream",
+      }),
+      body: chunk,
+    });
+    if (response.status === 204) return Number(response.headers.get("Upload-Offset"));
+    if (response.status === 409) return serverOffset(url);
+    if (response.status >= 500) throw new Error(`PATCH answered ${response.status}`);
+    throw new Fatal(await messageOf(response));
+  }
+
+  function report(sent, total, startedAt, startOffset) {
+    const percent = total ? Math.floor((100 * sent) / total) : 100;
+    const seconds = (performance.now() - startedAt) / 1000;
+    const rate = seconds > 0 ? (sent - startOffset) / seconds : 0;
+    const eta = rate > 0 ? Math.round((total - sent) / rate) : null;
+    bar.style.width = `${percent}%`;
+    statusLine.textContent =
+      `${percent}% · ${(sent / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB · ` +
+      `${(rate / 1e6).toFixed(2)} MB/s` + (eta !== null ? ` · about ${eta} s left` : "");
+  }
+
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  async function upload(file) {
+    const key = storageKey(file);
+    uploadUrl = localStorage.getItem(key);
+    let offset = uploadUrl ? await serverOffset(uploadUrl).catch(() => null) : null;
+    if (offset === null) {
+      uploadUrl = await create(file);
+      localStorage.setItem(key, uploadUrl);
+      offset = 0;
+    } else {
+      statusLine.textContent = `Resuming at ${(offset / 1e6).toFixed(1)} MB.`;
+    }
+
+    const startedAt = performance.now();
+    const startOffset = offset;
+    let failures = 0;
+    while (offset < file.size && !cancelled) {
+      try {
+        const next = await sendChunk(uploadUrl, file, offset);
+        if (next === null) throw new Fatal("The upload expired on the server; start again.");
+        offset = next;
+        failures = 0;
+        report(offset, file.size, startedAt, startOffset);
+      } catch (error) {
+        if (error instanceof Fatal) throw error;
+        const delay = RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)];
+        failures += 1;
+        statusLine.textContent = `Connection problem (${error.message}); retrying in ${delay / 1000} s…`;
+        await sleep(delay);
+        offset = (await serverOffset(uploadUrl).catch(() => offset)) ?? offset;
+      }
+    }
+    if (!cancelled) localStorage.removeItem(key);
+  }
+
+  input.addEventListener("change", () => {
+    errorLine.hidden = true;
+    const file = input.files[0];
+    startButton.disabled = !file;
+    if (file && file.size > maxBytes) {
+      startButton.disabled = true;
+      showError(
+        `${file.name} is ${(file.size / 1e6).toFixed(1)} MB; the browser limit is ` +
+          `${(maxBytes / 1e6).toFixed(0)} MB. Upload it with the API or the dpoctl client.`
+      );
+    }
+  });
+
+  startButton.addEventListener("click", async () => {
+    const file = input.files[0];
+    if (!file) return;
+    cancelled = false;
+    startButton.disabled = true;
+    input.disabled = true;
+    cancelButton.hidden = false;
+    progress.hidden = false;
+    errorLine.hidden = true;
+    try {
+      await upload(file);
+      if (!cancelled) {
+        statusLine.textContent = "Uploaded. Validating…";
+        window.location.href = box.dataset.doneUrl;
+      }
+    } catch (error) {
+      showError(error.message);
+      startButton.disabled = false;
+      input.disabled = false;
+      cancelButton.hidden = true;
+    }
+  });
+
+  cancelButton.addEventListener("click", async () => {
+    cancelled = true;
+    cancelButton.hidden = true;
+    if (uploadUrl) {
+      await fetch(uploadUrl, { method: "DELETE", credentials: "same-origin", headers: tusHeaders() });
+      const file = input.files[0];
+      if (file) localStorage.removeItem(storageKey(file));
+    }
+    statusLine.textContent = "Upload cancelled; nothing was kept.";
+    bar.style.width = "0%";
+    startButton.disabled = false;
+    input.disabled = false;
+  });
+})();

@@ -28,13 +28,25 @@ class DatasetAdmin(admin.ModelAdmin):
             Dataset.objects.filter(pk=dataset.pk).update(
                 state=Dataset.STATE_VALIDATING, validation_bytes_done=0
             )
-            enqueue_on_commit("default", "datasets_app.tasks.validate_dataset", dataset.pk)
+            enqueue_on_commit(
+                "default", "datasets_app.tasks.validate_dataset", dataset.pk
+            )
             count += 1
-        self.message_user(request, f"{count} dataset(s) queued for validation.", messages.INFO)
+        self.message_user(
+            request, f"{count} dataset(s) queued for validation.", messages.INFO
+        )
 
 
 @admin.register(Upload)
 class UploadAdmin(admin.ModelAdmin):
-    list_display = ["upload_id", "dataset", "file_name", "offset", "length", "state", "expires_at"]
+    list_display = [
+        "upload_id",
+        "dataset",
+        "file_name",
+        "offset",
+        "length",
+        "state",
+        "expires_at",
+    ]
     list_filter = ["state"]
     search_fields = ["upload_id", "file_name", "dataset__dataset_id"]

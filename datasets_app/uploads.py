@@ -153,7 +153,9 @@ def _patch(request, upload):
     if problem:
         return problem
     if request.content_type != "application/offset+octet-stream":
-        return tus_response(415, "PATCH needs Content-Type application/offset+octet-stream.")
+        return tus_response(
+            415, "PATCH needs Content-Type application/offset+octet-stream."
+        )
     offset = _parse_length(request.headers.get("Upload-Offset"))
     if offset is None:
         return tus_response(400, "Upload-Offset must be a whole number of bytes.")
@@ -166,7 +168,7 @@ def _patch(request, upload):
         except BlockingIOError:
             return tus_response(409, "Another request is writing this upload now.")
 
-        # Read the offset again under the lock: a PATCH that finished meanwhile moved it.
+        # Read the offset again under the lock: a PATCH that just ended moved it.
         upload.refresh_from_db(fields=["offset", "state"])
         if offset != upload.offset:
             return tus_response(
@@ -225,7 +227,8 @@ def _terminate(upload):
 
 def _load_upload(request, upload_id):
     upload = get_for_user(
-        Upload.objects.select_related("dataset__account"), request.user,
+        Upload.objects.select_related("dataset__account"),
+        request.user,
         upload_id=upload_id,
     )
     if upload.state == Upload.STATE_TERMINATED:

@@ -51,7 +51,7 @@ TOOL_ROLES = ("tool", "function", "ipython", "tool_result")
 
 KEPT_IN_FULL = 100  # errors, and separately warnings, kept with their text
 PROGRESS_EVERY = 1 << 20  # bytes between progress calls
-RESERVOIR_SIZE = 10_000  # values sampled per statistic for its percentiles
+RESERVOIR_SIZE = 10_000  # examples sampled for the length percentiles
 MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not parsed, to bound memory
 QUOTE_LIMIT = 60  # characters of a found value shown in a message
 
@@ -61,6 +61,10 @@ UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 @dataclass
 class ValidationReport:
+    """What validate_file found. `errors` and `warnings` hold the first KEPT_IN_FULL
+    of each as {line, path, code, message} (`line` None for the whole file), the
+    `*_by_code` totals count them all; `stats` describe the valid examples."""
+
     example_count: int = 0
     error_count: int = 0
     invalid_lines: int = 0
@@ -337,6 +341,7 @@ class _Validation:
 
     def finish(self, declared_count):
         """Add the file-level errors: no examples, too few or many, a wrong count."""
+        # A file that is not JSONL has its one error saying so; counts would be noise.
         if self.stopped:
             return
 
@@ -477,44 +482,69 @@ class _FirstLines:
 # Statistics of the valid examples.
 
 
-class _Distribution:
-    """Min, max, mean and percentiles of a stream of numbers, in constant memory.
+class _Range:
+    """Min, max and mean of a stream of numbers."""
 
-    Percentiles come from a fixed-size reservoir sample (algorithm R) drawn with a
-    seeded generator: exact up to RESERVOIR_SIZE values, and the same on every run.
-    """
-
-    def __init__(self, seed):
-        self.random = random.Random(seed)
+    def __init__(self):
         self.count = 0
         self.total = 0
-        self.low = None
-        self.high = None
-        self.sample = []
+        self.low = math.inf
+        self.high = -math.inf
 
     def add(self, value):
         self.count += 1
         self.total += value
-        if self.low is None or value < self.low:
+        if value < self.low:
             self.low = value
-        if self.high is None or value > self.high:
+        if value > self.high:
             self.high = value
 
-        if len(self.sample) < RESERVOIR_SIZE:
-            self.sample.append(value)
-            return
-        slot = self.random.randrange(self.count)
-        if slot < RESERVOIR_SIZE:
-            self.sample[slot] = value
+    def summary(self):
+        if not self.count:
+            return {"min": None, "max": None, "mean": None}
+        mean = round(self.total / self.count, 2)
+        return {"min": self.low, "max": self.high, "mean": mean}
 
-    def summary(self, percentiles=True):
-        mean = round(self.total / self.count, 2) if self.count else None
-        result = {"min": self.low, "max": self.high, "mean": mean}
-        if percentiles:
-            ordered = sorted(self.sample)
-            result["p50"] = _percentile(ordered, 50)
-            result["p95"] = _percentile(ordered, 95)
-        return result
+
+class _Reservoir:
+    """A uniform random sample of fixed size from a stream (Li's algorithm L).
+
+    Once the sample is full it draws random numbers only when it takes an item, about
+    size * ln(n / size) times for n items, so sampling costs next to nothing per item.
+    The generator is seeded: a file gets the same statistics on every run.
+    """
+
+    def __init__(self, size, seed):
+        self.size = size
+        self.random = random.Random(seed)
+        self.items = []
+        self.seen = 0
+        self.weight = 1.0
+        self.next_taken = 0
+
+    def add(self, item):
+        self.seen += 1
+        if self.seen <= self.size:
+            self.items.append(item)
+            if self.seen == self.size:
+                self._plan_next()
+            return
+
+        if self.seen == self.next_taken:
+            self.items[self.random.randrange(self.size)] = item
+            self._plan_next()
+
+    def _plan_next(self):
+        self.weight *= math.exp(math.log(self._uniform()) / self.size)
+        skipped = math.floor(math.log(self._uniform()) / math.log(1 - self.weight))
+        self.next_taken = self.seen + skipped + 1
+
+    def _uniform(self):
+        """A random number in (0, 1): both logarithms above need it above zero."""
+        while True:
+            value = self.random.random()
+            if value > 0:
+                return value
 
 
 def _percentile(ordered, percent):
@@ -526,12 +556,15 @@ def _percentile(ordered, percent):
 
 
 class _Statistics:
+    LENGTHS = ("prompt_chars", "preferred_chars", "non_preferred_chars")
+
     def __init__(self):
         self.examples = 0
-        self.prompt_chars = _Distribution(seed=1)
-        self.preferred_chars = _Distribution(seed=2)
-        self.non_preferred_chars = _Distribution(seed=3)
-        self.turns = _Distribution(seed=4)
+        self.ranges = {name: _Range() for name in self.LENGTHS}
+        # One sample of examples, not one per length, so that one random decision
+        # serves all three; each row is (prompt_chars, preferred_chars, ...).
+        self.sample = _Reservoir(RESERVOIR_SIZE, seed=1)
+        self.turns = _Range()
         self.with_system = 0
         self.with_tools = 0
         self.identical_pairs = 0
@@ -542,11 +575,16 @@ class _Statistics:
         messages = example["input"]["messages"]
         preferred = example["preferred_output"][0]["content"]
         non_preferred = example["non_preferred_output"][0]["content"]
+        lengths = (
+            sum(len(message["content"]) for message in messages),
+            len(preferred),
+            len(non_preferred),
+        )
 
         self.examples += 1
-        self.prompt_chars.add(sum(len(message["content"]) for message in messages))
-        self.preferred_chars.add(len(preferred))
-        self.non_preferred_chars.add(len(non_preferred))
+        for name, length in zip(self.LENGTHS, lengths, strict=True):
+            self.ranges[name].add(length)
+        self.sample.add(lengths)
         self.turns.add(len(messages))
 
         if messages[0]["role"] == "system":
@@ -558,15 +596,24 @@ class _Statistics:
             self.identical_pairs += 1
 
     def summary(self):
+        result = {
+            name: self._lengths(index, name) for index, name in enumerate(self.LENGTHS)
+        }
+        result.update(
+            turns=self.turns.summary(),
+            system_prompt_share=self._share(self.with_system),
+            tools_share=self._share(self.with_tools),
+            identical_pairs=self.identical_pairs,
+            duplicates=self.duplicates,
+        )
+        return result
+
+    def _lengths(self, index, name):
+        ordered = sorted(row[index] for row in self.sample.items)
         return {
-            "prompt_chars": self.prompt_chars.summary(),
-            "preferred_chars": self.preferred_chars.summary(),
-            "non_preferred_chars": self.non_preferred_chars.summary(),
-            "turns": self.turns.summary(percentiles=False),
-            "system_prompt_share": self._share(self.with_system),
-            "tools_share": self._share(self.with_tools),
-            "identical_pairs": self.identical_pairs,
-            "duplicates": self.duplicates,
+            **self.ranges[name].summary(),
+            "p50": _percentile(ordered, 50),
+            "p95": _percentile(ordered, 95),
         }
 
     def _share(self, count):
@@ -618,7 +665,11 @@ def _is_other_dataset_format(example, findings):
     return False
 
 
-def _warn_unknown_keys(container, known, prefix, findings):
+def _warn_unknown_keys(container, known, path, findings):
+    if known.issuperset(container):
+        return
+
+    prefix = f"{path}." if path else ""
     for key in container:
         if key not in known:
             findings.warn(
@@ -640,11 +691,14 @@ def _check_input(example, findings):
 
     prompt = example["input"]
     if not isinstance(prompt, dict):
-        hint = (
-            " Put the messages under 'messages': {'messages': [...]}."
-            if isinstance(prompt, list)
-            else ""
-        )
+        hint = ""
+        if isinstance(prompt, list):
+            hint = " Put the messages under 'messages': {'messages': [...]}."
+        elif isinstance(prompt, str):
+            hint = (
+                " Put the prompt in a user message: {'messages': [{'role': 'user', "
+                "'content': ...}]}."
+            )
         findings.error(
             "input",
             "wrong_type",
@@ -653,7 +707,7 @@ def _check_input(example, findings):
         )
         return
 
-    _warn_unknown_keys(prompt, INPUT_KEYS, "input.", findings)
+    _warn_unknown_keys(prompt, INPUT_KEYS, "input", findings)
     _check_tools(prompt, findings)
     _check_messages(prompt, findings)
 
@@ -790,7 +844,7 @@ def _check_message(message, path, accepted_roles, findings):
     role = _check_role(message, path, accepted_roles, findings)
     content = _check_content(message, path, findings)
     if "role" in message and "content" in message:
-        _warn_unknown_keys(message, MESSAGE_KEYS, f"{path}.", findings)
+        _warn_unknown_keys(message, MESSAGE_KEYS, path, findings)
     return role, content
 
 
@@ -892,10 +946,7 @@ def _check_output(example, name, findings):
 
     path = f"{name}[0]"
     role, content = _check_message(output[0], path, OUTPUT_ROLES, findings)
-    if content is None:
-        return None
-
-    if not content.strip():
+    if content is not None and not content.strip():
         findings.error(
             f"{path}.content",
             "empty_content",
@@ -903,6 +954,7 @@ def _check_output(example, name, findings):
             "the answer's text.",
         )
         return None
+
     return content if role is not None else None
 
 
@@ -963,8 +1015,8 @@ def _multiline_json_error(number):
         "",
         "multiline_json",
         f"Line {number} starts a JSON object that continues on the next lines: the "
-        "file looks like pretty-printed JSON, not JSONL. Each line must be one "
-        "complete JSON object (one example per line). Convert it with: "
+        "file looks like pretty-printed JSON, not JSONL. Each line must hold one "
+        "JSON object, whole (one example per line). Convert it with: "
         "jq -c '.' file.json > file.jsonl",
     )
 
@@ -1047,6 +1099,11 @@ def _json_hint(text, problem):
         return " JSON does not allow a comma before a closing bracket."
     if problem.msg == "Extra data":
         return " The line holds more than one JSON value; put each on its own line."
+    if problem.pos >= len(text.rstrip()):
+        return (
+            " The line ends before its JSON does; if it is the last line, the file "
+            "may have been cut off."
+        )
     return ""
 
 

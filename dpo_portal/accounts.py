@@ -9,9 +9,7 @@ from dpo_portal.models import Account, Membership
 
 def personal_account(user):
     """The user's first account; a personal one is made on first use."""
-    membership = (
-        Membership.objects.filter(user=user).select_related("account").first()
-    )
+    membership = Membership.objects.filter(user=user).select_related("account").first()
     if membership:
         return membership.account
 

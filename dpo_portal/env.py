@@ -33,7 +33,9 @@ def env_int(name, default):
     try:
         return int(raw.replace("_", ""))
     except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: expected a whole number.") from None
+        raise ImproperlyConfigured(
+            f"{name}={raw!r}: expected a whole number."
+        ) from None
 
 
 def env_list(name, default):

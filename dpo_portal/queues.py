@@ -19,7 +19,9 @@ def enqueue_on_commit(queue_name, func_path, *args, job_id=None, on_enqueued=Non
             rq_job = queue.enqueue(func_path, *args, job_id=job_id)
         except RedisError as exc:
             # The row stays PENDING; the reconciler enqueues it once Redis answers.
-            log.warning("could not enqueue %s%s on %s: %s", func_path, args, queue_name, exc)
+            log.warning(
+                "could not enqueue %s%s on %s: %s", func_path, args, queue_name, exc
+            )
             return
         if on_enqueued:
             on_enqueued(rq_job)

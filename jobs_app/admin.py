@@ -26,8 +26,19 @@ class DpoJobAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["state", "account", "base_model", "device"]
-    search_fields = ["job_id", "output_model_id", "dataset__dataset_id", "failure_reason"]
-    readonly_fields = ["latest_metrics", "heartbeat_at", "started_at", "finished_at", "rq_job_id"]
+    search_fields = [
+        "job_id",
+        "output_model_id",
+        "dataset__dataset_id",
+        "failure_reason",
+    ]
+    readonly_fields = [
+        "latest_metrics",
+        "heartbeat_at",
+        "started_at",
+        "finished_at",
+        "rq_job_id",
+    ]
     inlines = [JobEventInline]
     actions = ["cancel", "enqueue_again"]
 
@@ -39,11 +50,15 @@ class DpoJobAdmin(admin.ModelAdmin):
     def cancel(self, request, queryset):
         done = 0
         for job in queryset:
-            done += states.move(job, {states.PENDING}, states.CANCELLED, "Cancelled in the admin.")
+            done += states.move(
+                job, {states.PENDING}, states.CANCELLED, "Cancelled in the admin."
+            )
             done += states.move(
                 job, {states.RUNNING}, states.CANCELLING, "Cancel asked in the admin."
             )
-        self.message_user(request, f"{done} job(s) cancelled or cancelling.", messages.INFO)
+        self.message_user(
+            request, f"{done} job(s) cancelled or cancelling.", messages.INFO
+        )
 
     @admin.action(description="Enqueue the selected PENDING jobs again")
     def enqueue_again(self, request, queryset):
@@ -80,6 +95,13 @@ class JobEventAdmin(admin.ModelAdmin):
 
 @admin.register(LanguageModel)
 class LanguageModelAdmin(admin.ModelAdmin):
-    list_display = ["model_id", "account", "kind", "base", "context_length", "size_bytes"]
+    list_display = [
+        "model_id",
+        "account",
+        "kind",
+        "base",
+        "context_length",
+        "size_bytes",
+    ]
     list_filter = ["kind", "account"]
     search_fields = ["model_id", "display_name", "path"]

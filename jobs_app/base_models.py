@@ -115,7 +115,16 @@ def _convert(gguf_dir, staged):
     tokenizer = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
     if not tokenizer.chat_template:
         raise RuntimeError(f"{GGUF_NAME} carries no chat template.")
-    model = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=GGUF_NAME)
+
+    # transformers marks a GGUF-loaded model as quantized and refuses to save it;
+    # the weights are already plain float tensors, so move them into a clean model.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
 
     model.save_pretrained(staged, safe_serialization=True)
     tokenizer.save_pretrained(staged)

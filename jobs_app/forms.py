@@ -36,7 +36,9 @@ def _param_field(spec, default):
     if spec.type in (int, "int"):
         return forms.IntegerField(**common)
     if spec.type in (float, "float"):
-        return forms.FloatField(widget=forms.NumberInput(attrs={"step": "any"}), **common)
+        return forms.FloatField(
+            widget=forms.NumberInput(attrs={"step": "any"}), **common
+        )
     return forms.CharField(**common)
 
 
@@ -71,10 +73,14 @@ class NewJobForm(forms.Form):
             self.fields[name] = _param_field(specs[name], getattr(defaults, name))
 
     def params(self):
-        return DpoParams(**{n: self.cleaned_data[n] for n in FORM_PARAMS + ADVANCED_PARAMS})
+        return DpoParams(
+            **{n: self.cleaned_data[n] for n in FORM_PARAMS + ADVANCED_PARAMS}
+        )
 
     def main_fields(self):
-        return [self[n] for n in ["dataset", "base_model", "output_model_id", *FORM_PARAMS]]
+        return [
+            self[n] for n in ["dataset", "base_model", "output_model_id", *FORM_PARAMS]
+        ]
 
     def advanced_fields(self):
         return [self[n] for n in ADVANCED_PARAMS]

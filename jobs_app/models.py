@@ -94,7 +94,9 @@ class DpoJob(models.Model):
         verbose_name = "DPO job"
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["account", "job_id"], name="job_per_account")
+            models.UniqueConstraint(
+                fields=["account", "job_id"], name="job_per_account"
+            )
         ]
 
     def __str__(self):
@@ -106,8 +108,12 @@ class DpoJob(models.Model):
 
     @property
     def folder(self):
-        return settings.DATA_DIR / "accounts" / self.account.account_id / "jobs" / (
-            self.job_id
+        return (
+            settings.DATA_DIR
+            / "accounts"
+            / self.account.account_id
+            / "jobs"
+            / (self.job_id)
         )
 
     @property

@@ -18,7 +18,10 @@ def option(default, help, low=None, high=None, choices=None, low_open=False):
 @dataclass
 class DpoParams:
     epochs: int = option(
-        1, "Passes over the training set (1-100). More epochs overfit small sets.", 1, 100
+        1,
+        "Passes over the training set (1-100). More epochs overfit small sets.",
+        1,
+        100,
     )
     learning_rate: float = option(
         5e-5,
@@ -42,9 +45,7 @@ class DpoParams:
         "are its variants as TRL implements them.",
         choices=LOSS_TYPES,
     )
-    batch_size: int = option(
-        4, "Preference pairs per device per step (1-256).", 1, 256
-    )
+    batch_size: int = option(4, "Preference pairs per device per step (1-256).", 1, 256)
     gradient_accumulation_steps: int = option(
         1,
         "Steps whose gradients add up before an update (1-256); the effective batch "
@@ -63,11 +64,12 @@ class DpoParams:
         8, "Rank of the LoRA matrices (1-256). Higher learns more, costs more.", 1, 256
     )
     lora_alpha: int = option(
-        16, "LoRA scaling alpha (1-1024); the update is scaled by alpha / rank.", 1, 1024
+        16,
+        "LoRA scaling alpha (1-1024); the update is scaled by alpha / rank.",
+        1,
+        1024,
     )
-    lora_dropout: float = option(
-        0.05, "Dropout on the LoRA path (0-0.9).", 0, 0.9
-    )
+    lora_dropout: float = option(0.05, "Dropout on the LoRA path (0-0.9).", 0, 0.9)
     lora_target_modules: str = option(
         "all-linear",
         "Which layers get an adapter: 'all-linear' or comma-separated module names "
@@ -81,11 +83,14 @@ class DpoParams:
     )
     weight_decay: float = option(0.0, "AdamW weight decay (0-1).", 0, 1)
     max_grad_norm: float = option(
-        1.0, "Gradients are clipped to this norm (0 turns clipping off, at most 100).",
+        1.0,
+        "Gradients are clipped to this norm (0 turns clipping off, at most 100).",
         0,
         100,
     )
-    seed: int = option(42, "Random seed for shuffling and initialisation.", 0, 2**31 - 1)
+    seed: int = option(
+        42, "Random seed for shuffling and initialisation.", 0, 2**31 - 1
+    )
 
     def to_dict(self):
         return asdict(self)

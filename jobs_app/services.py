@@ -11,7 +11,9 @@ from jobs_app.models import DpoJob, LanguageModel
 from jobs_app.params import DpoParams
 
 
-def create_job(account, dataset, base_model, output_model_id, params, user=None, job_id=None):
+def create_job(
+    account, dataset, base_model, output_model_id, params, user=None, job_id=None
+):
     """Save a PENDING job and enqueue it on `training` once saved.
 
     Raises ValidationError with a {field: message} dict naming what is wrong.
@@ -43,7 +45,11 @@ def enqueue_training(job):
         DpoJob.objects.filter(pk=job.pk).update(rq_job_id=rq_job.id)
 
     enqueue_on_commit(
-        "training", "jobs_app.tasks.run_dpo_job", job.pk, job_id=rq_id, on_enqueued=remember
+        "training",
+        "jobs_app.tasks.run_dpo_job",
+        job.pk,
+        job_id=rq_id,
+        on_enqueued=remember,
     )
 
 

@@ -1,4 +1,4 @@
-"""The DPO job's states, named as the hosted platforms name them, and moves between them.
+"""The DPO job's states, named as the hosted platforms name them, and moves.
 
 Every move is a conditional update: it names the states the job may be in, so the web
 process and a worker can never undo each other's change. A move that happens writes
@@ -38,7 +38,15 @@ CHOICES = [
     ]
 ]
 
-ACTIVE = {CREATING, PENDING, VALIDATING, RUNNING, WRITING_RESULTS, CANCELLING, RE_QUEUEING}
+ACTIVE = {
+    CREATING,
+    PENDING,
+    VALIDATING,
+    RUNNING,
+    WRITING_RESULTS,
+    CANCELLING,
+    RE_QUEUEING,
+}
 FINAL = {COMPLETED, FAILED, CANCELLED}
 
 

@@ -96,6 +96,10 @@ def _train_and_record(job):
 
 def failure_reason(exc):
     """A sentence a user can act on; the traceback stays in the job's log."""
+    # Libraries wrap the real problem ("error while generating the dataset");
+    # the innermost cause is the one that says what to fix.
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
     text = str(exc).strip() or type(exc).__name__
     if "out of memory" in text.lower():
         return (
@@ -109,7 +113,9 @@ def failure_reason(exc):
 def job_log_file(job):
     """Send everything the run logs to the job's own file, which the page tails."""
     handler = logging.FileHandler(job.log_path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
     handler.setLevel(logging.INFO)
     loggers = [logging.getLogger(name) for name in RUN_LOGGERS]
     for logger in loggers:

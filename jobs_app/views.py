@@ -13,12 +13,20 @@ from jobs_app.forms import NewJobForm
 from jobs_app.models import DpoJob, JobMetric, LanguageModel
 from jobs_app.services import create_job
 
-CHARTED = ["loss", "rewards/margins", "rewards/accuracies", "rewards/chosen", "rewards/rejected"]
+CHARTED = [
+    "loss",
+    "rewards/margins",
+    "rewards/accuracies",
+    "rewards/chosen",
+    "rewards/rejected",
+]
 
 
 def _job(request, job_id):
     return get_for_user(
-        DpoJob.objects.select_related("account", "dataset", "base_model", "fine_tuned_model"),
+        DpoJob.objects.select_related(
+            "account", "dataset", "base_model", "fine_tuned_model"
+        ),
         request.user,
         job_id=job_id,
     )
@@ -83,14 +91,23 @@ def job_metrics(request, job_id):
 @require_POST
 def job_cancel(request, job_id):
     job = _job(request, job_id)
-    if states.move(job, {states.PENDING}, states.CANCELLED, "Cancelled before it started."):
+    if states.move(
+        job, {states.PENDING}, states.CANCELLED, "Cancelled before it started."
+    ):
         messages.info(request, "The job was cancelled before it started.")
     elif states.move(
-        job, {states.RUNNING}, states.CANCELLING, "Cancel asked; stopping after this step."
+        job,
+        {states.RUNNING},
+        states.CANCELLING,
+        "Cancel asked; stopping after this step.",
     ):
-        messages.info(request, "Cancelling: training stops at the end of the current step.")
+        messages.info(
+            request, "Cancelling: training stops at the end of the current step."
+        )
     else:
-        messages.warning(request, f"The job is {states.short(job.state)}; nothing to cancel.")
+        messages.warning(
+            request, f"The job is {states.short(job.state)}; nothing to cancel."
+        )
     return redirect("job_detail", job.job_id)
 
 
@@ -99,13 +116,17 @@ def model_list(request):
     user_models = LanguageModel.objects.filter(
         Q(account__isnull=True) | Q(account__members=request.user)
     ).distinct()
-    return render(request, "jobs/models.html", {"models": user_models.select_related("base")})
+    return render(
+        request, "jobs/models.html", {"models": user_models.select_related("base")}
+    )
 
 
 def _live_context(job):
     elapsed = None
     if job.started_at:
-        elapsed = int(((job.finished_at or timezone.now()) - job.started_at).total_seconds())
+        elapsed = int(
+            ((job.finished_at or timezone.now()) - job.started_at).total_seconds()
+        )
     latest = {k: v for k, v in job.latest_metrics.items()}
     return {
         "job": job,

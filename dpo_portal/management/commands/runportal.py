@@ -1,0 +1,102 @@
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from dpo_portal.accounts import personal_account
+from dpo_portal.local_redis import start_local_redis
+
+QUEUES = ["default", "training"]
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the portal on one machine: a local Redis when none answers, the web "
+        "server and one RQ worker per queue. Ctrl-C stops everything it started."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("DPO_HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("DPO_PORT", 8000))
+        )
+
+    def handle(self, *args, host, port, **options):
+        self.children = []
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            self._start(host, port)
+            self._watch()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._stop()
+
+    def _start(self, host, port):
+        redis_process = start_local_redis(settings.REDIS_URL, settings.DATA_DIR)
+        if redis_process:
+            self.children.append(("redis", redis_process))
+            self.stdout.write(f"Started a local Redis for {settings.REDIS_URL}.")
+
+        self._ensure_admin()
+        manage = [sys.executable, "manage.py"]
+        web = [sys.executable, "-m", "gunicorn", "dpo_portal.wsgi:application"]
+        web += ["--bind", f"{host}:{port}", "--workers", "2", "--threads", "4"]
+        web += ["--timeout", "120", "--access-logfile", "-", "--log-level", "warning"]
+        self._spawn("web", web)
+        for queue in QUEUES:
+            self._spawn(f"worker {queue}", manage + ["rqworker", queue])
+
+        self.stdout.write(
+            self.style.SUCCESS(f"\nThe portal is at http://{host}:{port}/")
+            + f"\nAdmin panel: http://{host}:{port}/admin/ · Ctrl-C stops everything.\n"
+        )
+
+    def _spawn(self, name, command):
+        self.children.append((name, subprocess.Popen(command, cwd=settings.BASE_DIR)))
+
+    def _watch(self):
+        while True:
+            for name, process in self.children:
+                if process.poll() is not None:
+                    self.stderr.write(
+                        f"The {name} process exited ({process.returncode}); stopping."
+                    )
+                    return
+            time.sleep(1)
+
+    def _stop(self):
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 15
+        for _, process in self.children:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.stdout.write("Stopped.")
+
+    def _ensure_admin(self):
+        User = get_user_model()
+        if User.objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                "Sign in with your admin user (created on the first run)."
+            )
+            return
+
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_superuser("admin", password=password)
+        personal_account(user)
+        self.stdout.write(
+            self.style.WARNING(
+                f"Created the admin user. Sign in as: admin / {password}\n"
+                "This password is shown once; change it in the admin panel."
+            )
+        )

@@ -1075,8 +1075,10 @@ def _as_windows_1252(line, start):
 
 def _invalid_json_error(text, problem):
     snippet = text[max(problem.pos - 20, 0) : problem.pos + 20]
+    # Some of the parser's messages end in "at", ready for a position.
+    reason = problem.msg.removesuffix(" at")
     message = (
-        f"The line is not valid JSON: {problem.msg} at column {problem.colno} "
+        f"The line is not valid JSON: {reason} at column {problem.colno} "
         f"(near {_quote(snippet)}).{_json_hint(text, problem)}"
     )
     return ("", "invalid_json", message)

@@ -108,4 +108,5 @@ def train_adapter(job, base_path, dataset_path, params: DpoParams, device):
     trainer.model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     shutil.rmtree(work_dir, ignore_errors=True)
+    shutil.rmtree(job.folder / "arrow", ignore_errors=True)
     return adapter_dir

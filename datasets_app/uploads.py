@@ -229,6 +229,7 @@ def _load_upload(request, upload_id):
     upload = get_for_user(
         Upload.objects.select_related("dataset__account"),
         request.user,
+        write=True,
         upload_id=upload_id,
     )
     if upload.state == Upload.STATE_TERMINATED:
@@ -238,7 +239,10 @@ def _load_upload(request, upload_id):
 
 def _dataset_for(request, dataset_id):
     return get_for_user(
-        Dataset.objects.select_related("account"), request.user, dataset_id=dataset_id
+        Dataset.objects.select_related("account"),
+        request.user,
+        write=True,
+        dataset_id=dataset_id,
     )
 
 

@@ -6,12 +6,15 @@ from django.shortcuts import redirect, render
 from datasets_app.forms import NewDatasetForm
 from datasets_app.models import Dataset
 from datasets_app.services import create_dataset, preview_examples
-from dpo_portal.accounts import for_user, get_for_user, personal_account
+from dpo_portal.accounts import current_account, for_user, get_for_user, require_write
 
 
-def _dataset(request, dataset_id):
+def _dataset(request, dataset_id, write=False):
     return get_for_user(
-        Dataset.objects.select_related("account"), request.user, dataset_id=dataset_id
+        Dataset.objects.select_related("account"),
+        request.user,
+        write=write,
+        dataset_id=dataset_id,
     )
 
 
@@ -25,7 +28,8 @@ def dataset_list(request):
 def dataset_new(request):
     form = NewDatasetForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        account = personal_account(request.user)
+        account = current_account(request)
+        require_write(account, request.user)
         try:
             dataset = create_dataset(
                 account,
@@ -42,7 +46,7 @@ def dataset_new(request):
 
 @login_required
 def dataset_upload(request, dataset_id):
-    dataset = _dataset(request, dataset_id)
+    dataset = _dataset(request, dataset_id, write=True)
     if dataset.state != Dataset.STATE_UPLOADING:
         return redirect("dataset_detail", dataset.dataset_id)
 

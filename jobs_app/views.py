@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dpo_portal.accounts import for_user, get_for_user, personal_account
+from dpo_portal.accounts import current_account, for_user, get_for_user, require_write
 from jobs_app import states
 from jobs_app.forms import NewJobForm
 from jobs_app.models import DpoJob, JobMetric, LanguageModel
@@ -22,12 +22,13 @@ CHARTED = [
 ]
 
 
-def _job(request, job_id):
+def _job(request, job_id, write=False):
     return get_for_user(
         DpoJob.objects.select_related(
             "account", "dataset", "base_model", "fine_tuned_model"
         ),
         request.user,
+        write=write,
         job_id=job_id,
     )
 
@@ -44,7 +45,9 @@ def job_list(request):
 
 @login_required
 def job_new(request):
-    account = personal_account(request.user)
+    account = current_account(request)
+    if request.method == "POST":
+        require_write(account, request.user)
     initial = {"dataset": request.GET.get("dataset")}
     form = NewJobForm(request.POST or None, account=account, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -90,7 +93,7 @@ def job_metrics(request, job_id):
 @login_required
 @require_POST
 def job_cancel(request, job_id):
-    job = _job(request, job_id)
+    job = _job(request, job_id, write=True)
     if states.move(
         job, {states.PENDING}, states.CANCELLED, "Cancelled before it started."
     ):

@@ -1,4 +1,4 @@
-"""The inputs from real bug reports in ../shared/cases, each with its expected outcome."""
+"""The inputs from real bug reports in ../shared/cases, with their expected outcomes."""
 
 import json
 import re

@@ -7,64 +7,147 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('dpo_portal', '0001_initial'),
+        ("dpo_portal", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dataset_id', models.CharField(max_length=63, validators=[dpo_portal.ids.check_resource_id])),
-                ('display_name', models.CharField(blank=True, max_length=200)),
-                ('state', models.CharField(choices=[('UPLOADING', 'Uploading'), ('VALIDATING', 'Validating'), ('READY', 'Ready'), ('INVALID', 'Invalid')], default='UPLOADING', max_length=12)),
-                ('file_name', models.CharField(blank=True, max_length=255)),
-                ('size_bytes', models.BigIntegerField(blank=True, null=True)),
-                ('sha256', models.CharField(blank=True, max_length=64)),
-                ('declared_example_count', models.BigIntegerField(blank=True, null=True)),
-                ('example_count', models.BigIntegerField(blank=True, null=True)),
-                ('error_count', models.BigIntegerField(blank=True, null=True)),
-                ('warning_count', models.BigIntegerField(blank=True, null=True)),
-                ('report', models.JSONField(blank=True, null=True)),
-                ('validation_bytes_done', models.BigIntegerField(default=0)),
-                ('validation_bytes_total', models.BigIntegerField(default=0)),
-                ('validation_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('validated_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='dpo_portal.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                (
+                    "dataset_id",
+                    models.CharField(
+                        max_length=63, validators=[dpo_portal.ids.check_resource_id]
+                    ),
+                ),
+                ("display_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("UPLOADING", "Uploading"),
+                            ("VALIDATING", "Validating"),
+                            ("READY", "Ready"),
+                            ("INVALID", "Invalid"),
+                        ],
+                        default="UPLOADING",
+                        max_length=12,
+                    ),
+                ),
+                ("file_name", models.CharField(blank=True, max_length=255)),
+                ("size_bytes", models.BigIntegerField(blank=True, null=True)),
+                ("sha256", models.CharField(blank=True, max_length=64)),
+                (
+                    "declared_example_count",
+                    models.BigIntegerField(blank=True, null=True),
+                ),
+                ("example_count", models.BigIntegerField(blank=True, null=True)),
+                ("error_count", models.BigIntegerField(blank=True, null=True)),
+                ("warning_count", models.BigIntegerField(blank=True, null=True)),
+                ("report", models.JSONField(blank=True, null=True)),
+                ("validation_bytes_done", models.BigIntegerField(default=0)),
+                ("validation_bytes_total", models.BigIntegerField(default=0)),
+                ("validation_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("validated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="dpo_portal.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Upload',
+            name="Upload",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('upload_id', models.CharField(max_length=32, unique=True)),
-                ('file_name', models.CharField(blank=True, max_length=255)),
-                ('length', models.BigIntegerField()),
-                ('offset', models.BigIntegerField(default=0)),
-                ('state', models.CharField(choices=[('ACTIVE', 'Active'), ('COMPLETE', 'Complete'), ('TERMINATED', 'Terminated')], default='ACTIVE', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='dpo_portal.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='uploads', to='datasets_app.dataset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True,
+                        primary_key=True,
+                        serialize=False,
+                        verbose_name="ID",
+                    ),
+                ),
+                ("upload_id", models.CharField(max_length=32, unique=True)),
+                ("file_name", models.CharField(blank=True, max_length=255)),
+                ("length", models.BigIntegerField()),
+                ("offset", models.BigIntegerField(default=0)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("ACTIVE", "Active"),
+                            ("COMPLETE", "Complete"),
+                            ("TERMINATED", "Terminated"),
+                        ],
+                        default="ACTIVE",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="dpo_portal.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="uploads",
+                        to="datasets_app.dataset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddConstraint(
-            model_name='dataset',
-            constraint=models.UniqueConstraint(fields=('account', 'dataset_id'), name='dataset_id_per_account'),
+            model_name="dataset",
+            constraint=models.UniqueConstraint(
+                fields=("account", "dataset_id"), name="dataset_id_per_account"
+            ),
         ),
     ]

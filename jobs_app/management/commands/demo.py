@@ -1,5 +1,6 @@
 """The whole flow without a browser: dataset, validation, a DPO job on a real worker."""
 
+import signal
 import subprocess
 import sys
 import time
@@ -47,6 +48,8 @@ class Command(BaseCommand):
                 "The default base model is missing: run `manage.py prepare_base_model`."
             )
 
+        # A plain SIGTERM would skip the clean-up below and leave the worker training.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         started = time.monotonic()
         redis_process = start_local_redis(settings.REDIS_URL, settings.DATA_DIR)
         worker = subprocess.Popen(
@@ -60,8 +63,7 @@ class Command(BaseCommand):
             params = DpoParams(epochs=epochs, max_context_length=max_context_length)
             job = self._train(dataset, base, params)
         finally:
-            worker.terminate()
-            worker.wait(timeout=30)
+            stop_worker(worker)
             if redis_process:
                 redis_process.terminate()
 
@@ -128,3 +130,17 @@ class Command(BaseCommand):
         if job.eta_seconds is not None and job.state == states.RUNNING:
             parts.append(f"ETA {job.eta_seconds} s")
         return " · ".join(parts)
+
+
+def stop_worker(worker):
+    """Stop the demo's worker, and its running job: RQ takes a second signal as
+    'stop now' instead of 'finish the current job first'."""
+    for _ in range(2):
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    worker.kill()
+    worker.wait()

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from dpo_portal.accounts import personal_account
 from dpo_portal.local_redis import start_local_redis
+from dpo_portal.processes import stop_process
 
 QUEUES = ["default", "training"]
 
@@ -73,14 +74,7 @@ class Command(BaseCommand):
 
     def _stop(self):
         for _, process in reversed(self.children):
-            if process.poll() is None:
-                process.terminate()
-        deadline = time.monotonic() + 15
-        for _, process in self.children:
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
         self.stdout.write("Stopped.")
 
     def _ensure_admin(self):

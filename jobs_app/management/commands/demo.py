@@ -15,6 +15,7 @@ from datasets_app.services import create_dataset, take_file
 from dpo_portal.accounts import personal_account
 from dpo_portal.ids import slug_for_account
 from dpo_portal.local_redis import start_local_redis
+from dpo_portal.processes import stop_process
 from jobs_app import states
 from jobs_app.base_models import DEFAULT_MODEL_ID
 from jobs_app.models import LanguageModel
@@ -63,7 +64,7 @@ class Command(BaseCommand):
             params = DpoParams(epochs=epochs, max_context_length=max_context_length)
             job = self._train(dataset, base, params)
         finally:
-            stop_worker(worker)
+            stop_process(worker)
             if redis_process:
                 redis_process.terminate()
 
@@ -130,17 +131,3 @@ class Command(BaseCommand):
         if job.eta_seconds is not None and job.state == states.RUNNING:
             parts.append(f"ETA {job.eta_seconds} s")
         return " · ".join(parts)
-
-
-def stop_worker(worker):
-    """Stop the demo's worker, and its running job: RQ takes a second signal as
-    'stop now' instead of 'finish the current job first'."""
-    for _ in range(2):
-        worker.terminate()
-        try:
-            worker.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    worker.kill()
-    worker.wait()

@@ -19,4 +19,5 @@ urlpatterns = [
     path("uploads/", include("datasets_app.upload_urls")),
     path("", include("jobs_app.urls")),
     path("admin/", admin.site.urls),
+    path("v1/", include("dpo_portal.api.urls")),
 ]

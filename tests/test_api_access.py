@@ -94,9 +94,7 @@ def test_a_teammate_can_delete_a_finished_job(live_portal, shared):
     assert not DpoJob.objects.exists()
 
 
-def test_an_outsider_cannot_use_a_tus_upload_of_another_account(
-    live_portal, shared
-):
+def test_an_outsider_cannot_use_a_tus_upload_of_another_account(live_portal, shared):
     endpoint = shared.owner.call("POST", "/datasets/waiting:getUploadEndpoint").json()
     created = shared.owner.call(
         "POST",

@@ -89,21 +89,29 @@ def test_a_file_becomes_a_trained_model_through_dpoctl(
     path = write(tmp_path, jsonl_bytes(6))
     base_model(tiny_model_dir)
 
-    created = dpoctl(
-        cast.owner,
-        tmp_path,
-        "dataset",
-        "create",
-        "prefs",
-        str(path),
-        "--display-name",
-        "Support prefs",
-        "--chunk-size=100",
+    validating = subprocess.Popen(
+        command(
+            cast.owner,
+            "dataset",
+            "create",
+            "prefs",
+            str(path),
+            "--display-name",
+            "Support prefs",
+            "--chunk-size=100",
+            "--wait",
+        ),
+        cwd=settings.BASE_DIR,
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    assert created.returncode == 0, created.stderr
+    _wait_for_row(Dataset, state=Dataset.STATE_VALIDATING)
     run_worker(["default"])
-    shown = dpoctl(cast.owner, tmp_path, "-o", "json", "dataset", "get", "prefs")
-    assert json.loads(shown.stdout)["state"] == "READY"
+    out, err = validating.communicate(timeout=120)
+    assert validating.returncode == 0, err
+    assert "READY" in out
 
     follow = subprocess.Popen(
         command(
@@ -167,6 +175,28 @@ def test_wait_exits_non_zero_when_the_job_fails(
 
     assert followed.returncode == 1
     assert "ended JOB_STATE_FAILED" in followed.stderr
+
+
+def test_a_second_run_goes_on_with_a_dataset_still_waiting_for_its_file(
+    live_portal, cast, tmp_path
+):
+    cast.owner.call("POST", "/datasets", json={"datasetId": "prefs"})
+    path = write(tmp_path, jsonl_bytes(4))
+
+    done = dpoctl(cast.owner, tmp_path, "dataset", "create", "prefs", str(path))
+
+    assert done.returncode == 0, done.stderr
+    assert Dataset.objects.get().state == Dataset.STATE_VALIDATING
+
+
+def test_it_refuses_to_upload_into_a_ready_dataset(live_portal, cast, tmp_path):
+    ready_dataset(cast.account)
+    path = write(tmp_path, jsonl_bytes(4))
+
+    done = dpoctl(cast.owner, tmp_path, "dataset", "create", "prefs", str(path))
+
+    assert done.returncode == 1
+    assert "already exists and is READY" in done.stderr
 
 
 def test_it_reads_the_key_account_and_address_from_the_environment(

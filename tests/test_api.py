@@ -491,3 +491,44 @@ def test_a_shared_base_model_cannot_be_deleted_through_the_api(live_portal, cast
 
     assert response.status_code == 403
     assert LanguageModel.objects.exists()
+
+
+def test_every_api_route_is_in_the_schema_with_its_methods():
+    from django.urls import URLPattern
+
+    from dpo_portal.api import urls
+    from dpo_portal.api.openapi import build_schema
+
+    names = {"dataset_id": "dataset", "job_id": "job", "model_id": "model"}
+    documented = build_schema()["paths"]
+    for pattern in urls.urlpatterns:
+        handlers = getattr(pattern.callback, "handlers", None)
+        if not isinstance(pattern, URLPattern) or handlers is None:
+            continue
+        path = "/v1/" + str(pattern.pattern)
+        for django_name, name in {"account": "account", **names}.items():
+            path = path.replace(f"<seg:{django_name}>", "{" + name + "}")
+
+        assert path in documented, path
+        assert set(documented[path]) == {m.lower() for m in handlers}, path
+
+
+@pytest.mark.django_db
+def test_an_unexpected_failure_is_a_json_500_not_an_html_page(cast, monkeypatch):
+    from django.test import Client
+
+    from dpo_portal.api import datasets
+
+    def broken(dataset):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(datasets, "dataset_shape", broken)
+    ready_dataset(cast.account)
+    client = Client(headers={"Authorization": f"Bearer {cast.owner.key}"})
+
+    response = client.get("/v1/accounts/owner/datasets/prefs")
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "INTERNAL"
+    assert "a bug" not in response.content.decode()

@@ -384,3 +384,16 @@ def test_the_wizard_escapes_a_hostile_id_in_its_error(cast):
 
     assert "<script>alert(" not in page
     assert "&lt;script&gt;" in page
+
+
+def test_every_post_form_in_the_templates_carries_a_csrf_token():
+    forms = []
+    for template in (settings.BASE_DIR / "templates").rglob("*.html"):
+        text = template.read_text()
+        for chunk in text.split("<form")[1:]:
+            body = chunk.split("</form>")[0]
+            if 'method="post"' in body.split(">")[0].lower():
+                forms.append((template.name, "{% csrf_token %}" in body))
+
+    assert len(forms) >= 8
+    assert [name for name, has_token in forms if not has_token] == []

@@ -108,46 +108,60 @@ class TusUpload:
         return {"Tus-Resumable": TUS_VERSION, **more}
 
     def _create(self):
-        response = self._request(
-            "POST",
-            self.endpoint["uploadUrl"],
-            headers=self._headers(
-                **{
-                    "Upload-Length": str(self.size),
-                    "Upload-Metadata": tus_metadata(self.endpoint["metadata"]),
-                }
-            ),
+        headers = self._headers(
+            **{
+                "Upload-Length": str(self.size),
+                "Upload-Metadata": tus_metadata(self.endpoint["metadata"]),
+            }
         )
+        response = self._retried("POST", self.endpoint["uploadUrl"], headers=headers)
         if response.status_code != 201:
             raise _tus_error("could not start the upload", response)
         return response.headers["Location"]
 
     def _offset(self, url):
         """The server's offset for `url`, or None when it no longer knows it."""
-        response = self._request("HEAD", url, headers=self._headers())
+        response = self._retried("HEAD", url, headers=self._headers())
         if response.status_code != 200:
             return None
         return int(response.headers["Upload-Offset"])
 
     def _send(self, url, offset, chunk):
+        """PATCH one chunk; the server's new offset. After a failure, the chunk may
+        have partly arrived, so the next try starts from the server's offset."""
         headers = self._headers(
             **{
                 "Upload-Offset": str(offset),
                 "Content-Type": "application/offset+octet-stream",
             }
         )
-        response = self._request("PATCH", url, headers=headers, data=chunk)
-        if response.status_code in (204, 409) and "Upload-Offset" in response.headers:
-            # 409: the server has more or fewer bytes than we thought; go on from its.
-            return int(response.headers["Upload-Offset"])
-        if response.status_code == 409:
+        for attempt in range(RETRIES):
+            problem = None
+            try:
+                response = self.client.session.patch(
+                    url, data=chunk, headers=headers, timeout=self.client.timeout
+                )
+            except requests.RequestException as exc:
+                problem = str(exc)
+            else:
+                if response.status_code in (204, 409) and (
+                    "Upload-Offset" in response.headers
+                ):
+                    # 409 with an offset: the server has other bytes; go on from its.
+                    return int(response.headers["Upload-Offset"])
+                if response.status_code < 500 and response.status_code != 409:
+                    raise _tus_error("the upload was refused", response)
+                problem = f"HTTP {response.status_code}"
+            _pause(attempt)
             server = self._offset(url)
-            if server is not None:
+            if server is None:
+                raise CliError("Upload: the server no longer knows this upload.")
+            if server != offset:
                 return server
-        raise _tus_error("the upload was refused", response)
+        raise CliError(f"Upload failed after {RETRIES} tries: {problem}")
 
-    def _request(self, method, url, **kwargs):
-        """One tus request, retried with backoff while the network or server fails."""
+    def _retried(self, method, url, **kwargs):
+        """A request retried with backoff while the network or the server fails."""
         for attempt in range(RETRIES):
             try:
                 response = self.client.session.request(
@@ -159,22 +173,13 @@ class TusUpload:
                 if response.status_code < 500:
                     return response
                 problem = f"HTTP {response.status_code}"
-            if attempt == RETRIES - 1:
-                raise CliError(f"Upload failed after {RETRIES} tries: {problem}")
-            time.sleep(min(30, 0.5 * 2**attempt))
-            if method == "PATCH":
-                # The chunk may have partly arrived: ask where to go on from.
-                return _Resync(self._offset(url))
-        raise AssertionError("unreachable")
+            _pause(attempt)
+        raise CliError(f"Upload failed after {RETRIES} tries: {problem}")
 
 
-class _Resync:
-    """Stands in for a PATCH answer after a retry: 'go on from the server's offset'."""
-
-    def __init__(self, offset):
-        self.status_code = 409 if offset is not None else 404
-        self.headers = {"Upload-Offset": str(offset)} if offset is not None else {}
-        self.text = ""
+def _pause(attempt):
+    if attempt < RETRIES - 1:
+        time.sleep(min(30, 0.5 * 2**attempt))
 
 
 def _tus_error(what, response):

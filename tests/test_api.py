@@ -532,3 +532,31 @@ def test_an_unexpected_failure_is_a_json_500_not_an_html_page(cast, monkeypatch)
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"]["code"] == "INTERNAL"
     assert "a bug" not in response.content.decode()
+
+
+def test_a_tus_upload_goes_to_the_account_the_endpoint_named(live_portal, cast):
+    Dataset.objects.create(account=cast.account, dataset_id="prefs")
+    own = Dataset.objects.create(
+        account=cast.teammate.user.accounts.get(account_id="teammate"),
+        dataset_id="prefs",
+    )
+    endpoint = cast.teammate.call("POST", "/datasets/prefs:getUploadEndpoint").json()
+    metadata = ",".join(
+        f"{k} {__import__('base64').b64encode(v.encode()).decode()}"
+        for k, v in endpoint["metadata"].items()
+    )
+
+    created = cast.teammate.call(
+        "POST",
+        "/uploads/",
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "10",
+            "Upload-Metadata": metadata,
+        },
+    )
+
+    assert created.status_code == 201, created.text
+    upload = Dataset.objects.get(account=cast.account).uploads.get()
+    assert upload.dataset.account == cast.account
+    assert not own.uploads.exists()

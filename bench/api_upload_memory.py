@@ -46,6 +46,7 @@ def main():
     env.update(
         DJANGO_SETTINGS_MODULE="dpo_portal.settings",
         DPO_DATA_DIR=str(work),
+        DPO_BASE_MODELS_DIR=str(ROOT / "data" / "base_models"),
         DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
         DPO_API_UPLOAD_MAX_BYTES=str(4 << 30),
     )

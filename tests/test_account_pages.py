@@ -231,3 +231,16 @@ def test_a_wrong_password_says_so_without_locking(cast, client, redis_queues):
     response = sign_in(client, "owner", "wrong")
 
     assert b"Please enter a correct username and password" in response.content
+
+
+def test_the_admin_lists_and_revokes_api_keys(cast, admin_client):
+    record = ApiKey.objects.get(user=cast.owner.user)
+
+    listing = admin_client.get("/admin/dpo_portal/apikey/")
+    admin_client.post(
+        "/admin/dpo_portal/apikey/",
+        {"action": "revoke", "_selected_action": [record.pk]},
+    )
+
+    assert record.key_prefix in listing.content.decode()
+    assert authenticate_key(cast.owner.key) is None

@@ -244,3 +244,14 @@ def test_the_admin_lists_and_revokes_api_keys(cast, admin_client):
 
     assert record.key_prefix in listing.content.decode()
     assert authenticate_key(cast.owner.key) is None
+
+
+def test_the_header_names_the_account_the_pages_act_for(cast):
+    client = signed_in(cast.teammate)
+    before = client.get("/account/").content.decode()
+
+    client.post("/account/switch/", {"account": "owner"})
+    after = client.get("/account/").content.decode()
+
+    assert "Account: teammate" in before
+    assert "Account: owner" in after

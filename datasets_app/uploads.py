@@ -110,7 +110,9 @@ def _create(request):
     metadata = _parse_metadata(request.headers.get("Upload-Metadata", ""))
     if metadata is None:
         return tus_response(400, "Upload-Metadata is not valid tus metadata.")
-    dataset = _dataset_for(request, metadata.get("dataset", ""))
+    dataset = _dataset_for(
+        request, metadata.get("dataset", ""), metadata.get("account", "")
+    )
     if dataset.state != Dataset.STATE_UPLOADING:
         return tus_response(
             409, f"Dataset {dataset.dataset_id} is {dataset.state}; it takes no file."
@@ -237,13 +239,13 @@ def _load_upload(request, upload_id):
     return upload
 
 
-def _dataset_for(request, dataset_id):
-    return get_for_user(
-        Dataset.objects.select_related("account"),
-        request.user,
-        write=True,
-        dataset_id=dataset_id,
-    )
+def _dataset_for(request, dataset_id, account_id=""):
+    # A user in two accounts may have the same dataset ID in both: the API's upload
+    # endpoint names the account in the metadata.
+    datasets = Dataset.objects.select_related("account")
+    if account_id:
+        datasets = datasets.filter(account__account_id=account_id)
+    return get_for_user(datasets, request.user, write=True, dataset_id=dataset_id)
 
 
 def _parse_length(raw):

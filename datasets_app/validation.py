@@ -299,7 +299,7 @@ class _Validation:
 
     def _parse(self, number, text, first):
         try:
-            return json.loads(text)
+            example = json.loads(text)
         except json.JSONDecodeError as problem:
             if first and _continues_on_next_line(text, problem):
                 self._stop()
@@ -311,6 +311,23 @@ class _Validation:
             message = "The line's JSON is nested too deeply to be a DPO example."
             self._record(number, [("", "invalid_json", message)], [])
             return _UNPARSED
+        except ValueError:
+            # Python refuses integers of more than 4300 digits (a DoS guard).
+            message = (
+                "The line holds a number too long to read (over 4300 digits); "
+                "no field of a DPO example is a number that long."
+            )
+            self._record(number, [("", "invalid_json", message)], [])
+            return _UNPARSED
+        if "\\ud" in text.lower() and _has_lone_surrogate(example):
+            message = (
+                "The line escapes half of a UTF-16 surrogate pair (\\ud800-\\udfff "
+                "without its other half): that is no character. Write the character "
+                "itself, or both halves of the pair."
+            )
+            self._record(number, [("", "invalid_unicode", message)], [])
+            return _UNPARSED
+        return example
 
     def _record(self, number, errors, warnings):
         for path, code, message in errors:
@@ -1107,6 +1124,14 @@ def _json_hint(text, problem):
             "may have been cut off."
         )
     return ""
+
+
+def _has_lone_surrogate(example):
+    try:
+        json.dumps(example, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _found(value):

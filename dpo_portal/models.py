@@ -44,3 +44,31 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} in {self.account} ({self.role})"
+
+
+class ApiKey(models.Model):
+    """A user's key for the REST API and dpoctl: shown once, kept only as a hash."""
+
+    PREFIX = "dpo_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    # The first characters of the key, so a user can tell their keys apart.
+    key_prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.key_prefix}…) of {self.user}"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None

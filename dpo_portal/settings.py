@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "dpo_portal.auth.ApiKeyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -155,3 +156,25 @@ LOGGING = {
     },
 }
 DPO_BASE_MODELS_DIR = env_str("DPO_BASE_MODELS_DIR", str(DATA_DIR / "base_models"))
+
+# Accounts and security (issue 5). The cache holds the sign-in counters, shared by
+# every web process through Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "dpo-portal",
+        "TIMEOUT": 300,
+    }
+}
+DPO_SIGNIN_MAX_FAILURES_PER_USER = env_int("DPO_SIGNIN_MAX_FAILURES_PER_USER", 5)
+DPO_SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("DPO_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20)
+DPO_SIGNIN_LOCK_MINUTES = env_int("DPO_SIGNIN_LOCK_MINUTES", 15)
+
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+# Behind a TLS-terminating proxy, which must set X-Forwarded-Proto itself.
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_PRELOAD = not DEBUG

@@ -1,0 +1,3 @@
+from dpo_portal.cli.main import main
+
+raise SystemExit(main())

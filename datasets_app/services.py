@@ -1,6 +1,7 @@
 """Creating datasets and taking in their files: one path for the wizard, the demo
 and the API, so each behaves the same."""
 
+import hashlib
 import json
 import os
 
@@ -30,15 +31,29 @@ def create_dataset(account, dataset_id, display_name="", user=None, declared=Non
     )
 
 
-def take_file(dataset, source, file_name):
+class FileRefused(Exception):
+    """The dataset no longer takes a file (it is validating, ready or invalid)."""
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while piece := source.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def take_file(dataset, source, file_name, sha256=None):
     """Move a complete file into the dataset's folder and start its validation.
 
-    The move is a rename within the data folder, so the dataset never sees a
-    partial file; validation is enqueued once the state change has committed.
+    The state moves UPLOADING -> VALIDATING in the same transaction as the rename
+    within the data folder, so only a dataset that still waits for its file gets
+    one, and it never sees a partial file; validation is enqueued once the change
+    has committed. Raises FileRefused when the dataset takes no file any more.
     """
     dataset.folder.mkdir(parents=True, exist_ok=True)
     size = os.path.getsize(source)
-    os.replace(source, dataset.file_path)
+    sha256 = sha256 or file_sha256(source)
 
     with transaction.atomic():
         changed = Dataset.objects.filter(
@@ -47,13 +62,17 @@ def take_file(dataset, source, file_name):
             state=Dataset.STATE_VALIDATING,
             file_name=file_name,
             size_bytes=size,
+            sha256=sha256,
             validation_bytes_done=0,
             validation_bytes_total=size,
         )
-        if changed:
-            enqueue_on_commit(
-                "default", "datasets_app.tasks.validate_dataset", dataset.pk
+        if not changed:
+            raise FileRefused(
+                f"Dataset {dataset.dataset_id} already has its file; upload into a "
+                "new dataset instead."
             )
+        os.replace(source, dataset.file_path)
+        enqueue_on_commit("default", "datasets_app.tasks.validate_dataset", dataset.pk)
     dataset.refresh_from_db()
     return dataset
 

@@ -14,8 +14,18 @@ import json
 import math
 import os
 import random
+import sys
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+
+from datasets_app.fast_check import (
+    decode_block,
+    decode_line,
+    facts_of,
+    facts_of_dict,
+    to_dict,
+)
 
 ROLES = ("system", "user", "assistant")
 OUTPUT_ROLES = ("assistant",)
@@ -52,7 +62,9 @@ TOOL_ROLES = ("tool", "function", "ipython", "tool_result")
 KEPT_IN_FULL = 100  # errors, and separately warnings, kept with their text
 PROGRESS_EVERY = 1 << 20  # bytes between progress calls
 RESERVOIR_SIZE = 10_000  # examples sampled for the length percentiles
-MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not parsed, to bound memory
+MAX_LINE_BYTES = 8 << 20  # longer lines are reported, not parsed, to bound memory
+BLOCK_BYTES = 1 << 20  # read at a time; the fast path checks a block at once
+KEY, IDENTICAL = 0, 7  # places in the facts tuple of fast_check.facts_of
 QUOTE_LIMIT = 60  # characters of a found value shown in a message
 
 BOM = codecs.BOM_UTF8
@@ -94,24 +106,73 @@ def validate_file(
     min_examples=3,
     max_examples=3_000_000,
     on_example=None,
+    line_index=None,
 ):
     """Validate the JSONL file at `path` and return its ValidationReport.
 
     `progress(bytes_done, bytes_total)` is called about every MiB and once at the end;
-    `on_example(line_number, example)` for each valid example. `example_count` counts
-    the non-blank lines, valid or not, since that is what a client declares. Raises
-    OSError when the file cannot be read.
+    `on_example(line_number, example)` for each valid example; `line_index`, a
+    LineIndex, gets the byte offset of every K-th line for the paged preview.
+    `example_count` counts the non-blank lines, valid or not, since that is what a
+    client declares. Raises OSError when the file cannot be read.
     """
-    validation = _Validation(min_examples, max_examples, on_example)
+    validation = _Validation(min_examples, max_examples, on_example, line_index)
 
     with open(path, "rb") as file:
         counter = _ByteCounter(os.fstat(file.fileno()).st_size, progress)
-        for raw, length in _physical_lines(file, counter):
-            validation.read_line(raw, length)
+        try:
+            for offset, piece in _pieces(file, counter):
+                if isinstance(piece, _LongLine):
+                    validation.read_line(piece.head, piece.length, offset)
+                else:
+                    validation.read_block(piece, offset)
+        finally:
+            counter.close()
         counter.finish()
 
     validation.finish(declared_count)
     return validation.report(counter.done, counter.sha256.hexdigest())
+
+
+class LineIndex:
+    """The byte offset of every `every`-th physical line (lines 1, K+1, 2K+1, ...).
+
+    Saved as little-endian unsigned 64-bit numbers, K first: 3 million lines at
+    K = 100 take 240 kB, and any line is found by one seek and at most K-1 reads.
+    """
+
+    def __init__(self, every=100):
+        self.every = every
+        self.offsets = array("Q")
+
+    def add(self, line_number, offset):
+        if (line_number - 1) % self.every == 0:
+            self.offsets.append(offset)
+
+    def save(self, path):
+        numbers = array("Q", [self.every]) + self.offsets
+        if sys.byteorder != "little":
+            numbers.byteswap()
+        temporary = f"{path}.tmp"
+        with open(temporary, "wb") as out:
+            numbers.tofile(out)
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path):
+        numbers = array("Q")
+        with open(path, "rb") as source:
+            numbers.frombytes(source.read())
+        if sys.byteorder != "little":
+            numbers.byteswap()
+        index = cls(every=numbers[0])
+        index.offsets = numbers[1:]
+        return index
+
+    def start_of(self, line_number):
+        """The (line number, offset) of the indexed line at or before `line_number`."""
+        slot = min((line_number - 1) // self.every, len(self.offsets) - 1)
+        return slot * self.every + 1, self.offsets[slot]
 
 
 def check_example(example):
@@ -139,20 +200,29 @@ def check_example(example):
     non_preferred = _check_output(example, "non_preferred_output", findings)
 
     if not findings.errors and _same_answer(preferred, non_preferred):
-        findings.warn(
-            "non_preferred_output[0].content",
-            "identical_outputs",
-            "preferred_output and non_preferred_output have the same content, so "
-            "the pair gives no learning signal.",
-        )
+        findings.warn(*_identical_outputs_warning())
     return findings.errors, findings.warnings
+
+
+def _identical_outputs_warning():
+    return (
+        "non_preferred_output[0].content",
+        "identical_outputs",
+        "preferred_output and non_preferred_output have the same content, so the "
+        "pair gives no learning signal.",
+    )
 
 
 # Reading the file.
 
 
 class _ByteCounter:
-    """Hashes the bytes as they are read and reports progress about every MiB."""
+    """Hashes the bytes as they are read and reports progress about every MiB.
+
+    hashlib lets go of the GIL while it hashes a large buffer, so the SHA-256 of
+    the whole file runs in a thread beside the checks, on the second core if
+    there is one; one piece at most waits to be hashed, bounding memory.
+    """
 
     def __init__(self, size, progress):
         self.size = size
@@ -160,55 +230,105 @@ class _ByteCounter:
         self.sha256 = hashlib.sha256()
         self.done = 0
         self.reported = 0
+        self.hasher = ThreadPoolExecutor(max_workers=1)
+        self.hashing = None
 
     def add(self, chunk):
-        self.sha256.update(chunk)
+        if self.hashing is not None:
+            self.hashing.result()
+        self.hashing = self.hasher.submit(self.sha256.update, chunk)
         self.done += len(chunk)
         if self.progress is not None and self.done - self.reported >= PROGRESS_EVERY:
             self.progress(self.done, max(self.size, self.done))
             self.reported = self.done
+
+    def close(self):
+        self.hasher.shutdown(wait=True)
+        if self.hashing is not None:
+            self.hashing.result()
 
     def finish(self):
         if self.progress is not None:
             self.progress(self.done, max(self.size, self.done))
 
 
-def _physical_lines(file, counter):
-    """Yield `(raw, length)` for each `\\n`-terminated line of a binary file.
+@dataclass
+class _LongLine:
+    head: bytes  # the first MAX_LINE_BYTES bytes
+    length: int  # the whole line's length, its newline included
 
-    A line longer than MAX_LINE_BYTES is yielded as its first MAX_LINE_BYTES bytes
-    with its full length; the rest of it is read and counted but not kept, so that a
-    whole dataset written on one line is never held in memory.
-    """
+
+def _pieces(file, counter):
+    """Yield `(offset, block)` for runs of whole `\\n`-terminated lines (the last
+    line may lack its newline), and `(offset, _LongLine)` for a line longer than
+    MAX_LINE_BYTES, which is read and counted but not kept, so that a whole dataset
+    written on one line is never held in memory."""
+    offset = 0
+    pending = b""  # the start of a line whose end is not read yet
     while True:
-        raw = file.readline(MAX_LINE_BYTES)
-        if not raw:
-            return
+        piece = file.read(BLOCK_BYTES)
+        if not piece:
+            break
+        counter.add(piece)
+        data = pending + piece if pending else piece
 
-        counter.add(raw)
-        length = len(raw)
-        if length == MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            length += _skip_rest_of_line(file, counter)
-        yield raw, length
+        cut = _end_of_short_lines(data)
+        if cut:
+            yield offset, data[:cut]
+            offset += cut
+            data = data[cut:]
+
+        if len(data) > MAX_LINE_BYTES:
+            long_line, rest = _read_long_line(file, counter, data)
+            yield offset, long_line
+            offset += long_line.length
+            data = rest
+        pending = data
+
+    if pending:
+        yield offset, pending
 
 
-def _skip_rest_of_line(file, counter):
-    skipped = 0
+def _end_of_short_lines(data):
+    """Where the whole lines at the start of `data` end, stopping before a line
+    longer than MAX_LINE_BYTES (its newline included)."""
+    last = data.rfind(b"\n") + 1
+    if last <= MAX_LINE_BYTES:
+        return last  # no line that ends before `last` can be longer
+
+    position = 0
+    while position < last:
+        end = data.find(b"\n", position, position + MAX_LINE_BYTES)
+        if end == -1:
+            break
+        position = end + 1
+    return position
+
+
+def _read_long_line(file, counter, data):
+    """Consume a line longer than MAX_LINE_BYTES that starts `data`; return it as a
+    _LongLine and the bytes after its newline."""
+    head = data[:MAX_LINE_BYTES]
+    length = 0
     while True:
-        rest = file.readline(MAX_LINE_BYTES)
-        counter.add(rest)
-        skipped += len(rest)
-        if not rest or rest.endswith(b"\n"):
-            return skipped
+        end = data.find(b"\n")
+        if end != -1:
+            return _LongLine(head, length + end + 1), data[end + 1 :]
+        length += len(data)
+        data = file.read(BLOCK_BYTES)
+        if not data:
+            return _LongLine(head, length), b""
+        counter.add(data)
 
 
 class _Validation:
     """The state of one pass over a file: counters, kept issues, statistics."""
 
-    def __init__(self, min_examples, max_examples, on_example):
+    def __init__(self, min_examples, max_examples, on_example, line_index):
         self.min_examples = min_examples
         self.max_examples = max_examples
         self.on_example = on_example
+        self.line_index = line_index
         self.line_count = 0
         self.blank_lines = 0
         self.example_count = 0
@@ -219,20 +339,75 @@ class _Validation:
         self.first_lines = _FirstLines()
         self.statistics = _Statistics()
 
-    def read_line(self, raw, length):
+    def read_block(self, block, offset):
+        """Check a block of whole lines that starts at byte `offset`."""
+        if not self.stopped and self._read_typed_block(block, offset):
+            return
+
+        # Some line needs a closer look: go line by line, each still trying the
+        # fast path first.
+        lines = block.split(b"\n")
+        ended = block.endswith(b"\n")
+        if ended:
+            lines.pop()  # the empty string after the last newline
+        last = len(lines) - 1
+        for position, line in enumerate(lines):
+            length = len(line) + (1 if ended or position < last else 0)
+            self.read_line(line, length, offset)
+            offset += length
+
+    def _read_typed_block(self, block, offset):
+        """The fast path: True if every line of the block is a valid example with
+        no warning of its own, and so has been counted; False, with nothing
+        counted, otherwise."""
+        examples = decode_block(block)
+        if examples is None:
+            return False
+        count = len(examples)
+        # Only an empty block decodes to fewer values than it has lines.
+        if not count or self.example_count + count > self.max_examples:
+            return False
+        facts = [facts_of(example) for example in examples]
+        if None in facts:
+            return False
+
+        first = self.line_count + 1
+        if self.line_index is not None:
+            self._index_block(block, offset, first, count)
+        self.line_count += count
+        self.example_count += count
+        numbered = enumerate(zip(examples, facts, strict=True), start=first)
+        for number, (example, fact) in numbered:
+            self._accept_typed(number, fact, example)
+        return True
+
+    def _index_block(self, block, offset, first, count):
+        every = self.line_index.every
+        wanted = first + (1 - first) % every  # the first indexed line in the block
+        line, position = first, 0
+        while wanted < first + count:
+            for _ in range(wanted - line):
+                position = block.index(b"\n", position) + 1
+            line = wanted
+            self.line_index.offsets.append(offset + position)
+            wanted += every
+
+    def read_line(self, line, length, offset):
+        """Check one physical line: `line` without its newline (only its start if
+        it is too long), `length` its full length, `offset` where it starts."""
         # A BOM starts files that Windows tools write, and lines of files joined with
-        # `cat`; it is not content. Alone it is not a line either.
-        if raw.startswith(BOM):
-            raw = raw[len(BOM) :]
-            length -= len(BOM)
-            if not raw:
+        # `cat`; it is not content. Alone at the end of the file it is not a line.
+        if line.startswith(BOM):
+            line = line[len(BOM) :]
+            if not line and length == len(BOM):
                 return
 
         self.line_count += 1
+        if self.line_index is not None:
+            self.line_index.add(self.line_count, offset)
         if self.stopped:
             return
 
-        line = raw[:-1] if raw.endswith(b"\n") else raw
         if line.endswith(b"\r"):
             line = line[:-1]
         if not line.strip():
@@ -244,7 +419,7 @@ class _Validation:
         if self.example_count > self.max_examples:
             return
 
-        self._check_line(self.line_count, line, length > len(raw))
+        self._check_line(self.line_count, line, length > MAX_LINE_BYTES)
 
     def _check_line(self, number, line, too_long):
         first = self.example_count == 1
@@ -254,6 +429,12 @@ class _Validation:
 
         if too_long:
             self._record(number, [_line_too_long()], [])
+            return
+
+        typed = decode_line(line)
+        facts = facts_of(typed) if typed is not None else None
+        if facts is not None:
+            self._accept_typed(number, facts, typed)
             return
 
         text = self._decode(number, line)
@@ -267,7 +448,7 @@ class _Validation:
         errors, warnings = check_example(example)
         self._record(number, errors, warnings)
         if not errors:
-            self._accept(number, line, example)
+            self._accept(number, facts_of_dict(example), example)
 
     def _stop(self):
         # The file holds no examples in the sense of this format, so none are counted
@@ -320,11 +501,14 @@ class _Validation:
         if errors:
             self.invalid_lines += 1
 
-    def _accept(self, number, line, example):
-        # Exporters write equal examples with equal bytes, so the stripped line stands
-        # for the example: hashing it is much cheaper than re-serialising the object.
-        digest = hashlib.blake2b(line.strip(), digest_size=8).digest()
-        original = self.first_lines.add(int.from_bytes(digest, "little"), number)
+    def _accept_typed(self, number, facts, typed):
+        # check_example words this warning on the detailed path.
+        if facts[IDENTICAL]:
+            self.warnings.add(number, *_identical_outputs_warning())
+        self._accept(number, facts, typed)
+
+    def _accept(self, number, facts, example):
+        original = self.first_lines.add(facts[KEY], number)
         if original is not None:
             self.statistics.duplicates += 1
             self.warnings.add(
@@ -335,8 +519,10 @@ class _Validation:
                 "give that pair more weight in training.",
             )
 
-        self.statistics.add(example)
+        self.statistics.add(facts)
         if self.on_example is not None:
+            if not isinstance(example, dict):
+                example = to_dict(example)
             self.on_example(number, example)
 
     def finish(self, declared_count):
@@ -570,30 +756,19 @@ class _Statistics:
         self.identical_pairs = 0
         self.duplicates = 0
 
-    def add(self, example):
-        """Count one example that passed check_example (so its shape is known)."""
-        messages = example["input"]["messages"]
-        preferred = example["preferred_output"][0]["content"]
-        non_preferred = example["non_preferred_output"][0]["content"]
-        lengths = (
-            sum(len(message["content"]) for message in messages),
-            len(preferred),
-            len(non_preferred),
-        )
+    def add(self, facts):
+        """Count one valid example from its facts (see fast_check.facts_of)."""
+        _, prompt, preferred, non_preferred, turns, system, tools, identical = facts
+        lengths = (prompt, preferred, non_preferred)
 
         self.examples += 1
         for name, length in zip(self.LENGTHS, lengths, strict=True):
             self.ranges[name].add(length)
         self.sample.add(lengths)
-        self.turns.add(len(messages))
-
-        if messages[0]["role"] == "system":
-            self.with_system += 1
-        # An empty tools list offers the model no tools, so it does not count.
-        if example["input"].get("tools"):
-            self.with_tools += 1
-        if _same_answer(preferred, non_preferred):
-            self.identical_pairs += 1
+        self.turns.add(turns)
+        self.with_system += system
+        self.with_tools += tools
+        self.identical_pairs += identical
 
     def summary(self):
         result = {

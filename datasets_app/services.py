@@ -2,11 +2,12 @@
 and the API, so each behaves the same."""
 
 import hashlib
-import json
 import os
+import shutil
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from datasets_app.models import Dataset
 from dpo_portal.ids import check_resource_id
@@ -77,41 +78,38 @@ def take_file(dataset, source, file_name, sha256=None):
     return dataset
 
 
-def preview_examples(dataset, limit=5):
-    """The first examples of the file, parsed, for showing their roles and content."""
-    examples = []
-    if not dataset.file_path.exists():
-        return examples
-
-    with open(dataset.file_path, "rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            text = raw.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
-            if not text:
-                continue
-            try:
-                example = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(example, dict):
-                examples.append({"line": number, **_shown(example)})
-            if len(examples) >= limit:
-                break
-    return examples
+class DatasetInUse(Exception):
+    """The dataset cannot be deleted now; the message says why."""
 
 
-def _shown(example):
-    def messages(value):
-        if not isinstance(value, list):
-            return []
-        return [
-            {"role": str(m.get("role", "?")), "content": str(m.get("content", ""))}
-            for m in value
-            if isinstance(m, dict)
-        ]
+def delete_dataset(dataset):
+    """Delete a dataset's row and files, unless a job uses it.
 
-    prompt = example.get("input") if isinstance(example.get("input"), dict) else {}
-    return {
-        "messages": messages(prompt.get("messages")),
-        "preferred": messages(example.get("preferred_output")),
-        "non_preferred": messages(example.get("non_preferred_output")),
-    }
+    An active job reads the file, so deleting it would break the run; a finished
+    job keeps its dataset as a record of what it trained on.
+    """
+    from jobs_app.models import DpoJob
+    from jobs_app.states import ACTIVE
+
+    active = DpoJob.objects.filter(dataset=dataset, state__in=ACTIVE)
+    if active.exists():
+        names = ", ".join(job.job_id for job in active[:5])
+        raise DatasetInUse(
+            f"Dataset {dataset.dataset_id} is used by an active DPO job ({names}); "
+            "cancel the job or wait for it to end, then delete the dataset."
+        )
+    parts = [upload.part_path for upload in dataset.uploads.all()]
+    folder = dataset.folder
+    try:
+        with transaction.atomic():
+            dataset.delete()
+    except ProtectedError as protected:
+        names = ", ".join(sorted(job.job_id for job in protected.protected_objects))
+        raise DatasetInUse(
+            f"Dataset {dataset.dataset_id} is the training data of finished DPO "
+            f"jobs ({names}); delete those jobs first to delete it."
+        ) from None
+
+    for part in parts:
+        part.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -373,7 +373,16 @@ def _discard(upload):
 def _terminate(upload):
     if upload.state == Upload.STATE_COMPLETE:
         return tus_response(409, "This upload is complete; delete the dataset instead.")
-    _discard(upload)
+    # Wait for a PATCH that is writing now, so that it cannot finish the upload
+    # after its file is gone.
+    with open(upload.part_path, "ab") as part:
+        fcntl.flock(part, fcntl.LOCK_EX)
+        upload.refresh_from_db(fields=["state"])
+        if upload.state == Upload.STATE_COMPLETE:
+            return tus_response(
+                409, "This upload is complete; delete the dataset instead."
+            )
+        _discard(upload)
     log.info("upload %s terminated", upload.upload_id)
     return tus_response(204)
 

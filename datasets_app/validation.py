@@ -171,6 +171,8 @@ class LineIndex:
 
     def start_of(self, line_number):
         """The (line number, offset) of the indexed line at or before `line_number`."""
+        if not self.offsets:
+            return 1, 0
         slot = min((line_number - 1) // self.every, len(self.offsets) - 1)
         return slot * self.every + 1, self.offsets[slot]
 

@@ -1,0 +1,243 @@
+"""How fast the dataset validator reads a large file, beside a baseline and a peer.
+
+Usage (from the project root; the first run also makes bench/.peer-venv):
+
+    .venv/bin/python bench/validate_bench.py [--mb 500]
+
+It builds a realistic file of about --mb MB in a temporary folder (the shared orca
+DPO sample repeated, interleaved with generated multi-turn and non-English
+examples), then validates it, each in its own process, with:
+
+- the product's validator (datasets_app.validation.validate_file, line index on),
+  pinned to one core, and again free to use every core;
+- a plain baseline: json.loads per line and straightforward dict checks;
+- the peer: `together.lib.utils.files.check_file` from the `together` package,
+  installed into bench/.peer-venv (never into the project's .venv).
+
+It prints MB/s (the check alone, not the interpreter's start) and peak RSS (the
+process's maximum resident set, from wait4) for each. Targets: the product at
+least 3x the peer and 300 MB/s on one core, with peak RSS under 150 MB.
+"""
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+ORCA = PROJECT.parent / "shared" / "data" / "orca_dpo_pairs_validation.jsonl"
+PEER_VENV = Path(__file__).resolve().parent / ".peer-venv"
+PEER_PACKAGE = "together==3.1.1"
+
+WORDS = (
+    "the model answers each question with care and explains every step of its "
+    "reasoning before it gives a short final answer to the user who asked"
+).split()
+UNICODE_WORDS = (
+    "日本語 の 文章 です 中文 句子 한국어 문장 Ελληνικά κείμενο русский текст "
+    "français élève naïve café 🙂 🚀 ✓ العربية نص हिन्दी पाठ"
+).split()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=int, default=500, help="size of the test file")
+    parser.add_argument("--run", help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
+    parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+
+    if options.run:
+        run_one(options.run, options.path, options.one_core)
+        return
+
+    with tempfile.TemporaryDirectory(prefix="validate-bench-") as folder:
+        path = Path(folder) / "bench.jsonl"
+        examples = build_file(path, options.mb * 1_000_000)
+        size = path.stat().st_size
+        print(f"file: {size / 1e6:.0f} MB, {examples:,} examples ({path.name})")
+
+        peer_python = ensure_peer_venv()
+        runs = [
+            ("product, one core", sys.executable, ["--run", "product", "--one-core"]),
+            ("product, all cores", sys.executable, ["--run", "product"]),
+            (
+                "baseline json.loads",
+                sys.executable,
+                ["--run", "baseline", "--one-core"],
+            ),
+            ("together check_file", peer_python, ["--run", "peer", "--one-core"]),
+        ]
+        results = {}
+        for name, python, arguments in runs:
+            results[name] = measure(python, [*arguments, "--path", str(path)], size)
+            print_row(name, results[name])
+
+    peer = results["together check_file"]["mb_per_s"]
+    one_core = results["product, one core"]["mb_per_s"]
+    baseline = results["baseline json.loads"]["mb_per_s"]
+    print(
+        f"product (one core) is {one_core / peer:.1f}x the peer and "
+        f"{one_core / baseline:.1f}x the baseline; target: 3x the peer, 300 MB/s, "
+        "peak RSS < 150 MB"
+    )
+
+
+def build_file(path, size):
+    """Write about `size` bytes of valid examples; return how many."""
+    orca = [line.rstrip(b"\n") for line in ORCA.read_bytes().splitlines() if line]
+    generator = random.Random(7)
+    written = count = 0
+    with open(path, "wb") as out:
+        while written < size:
+            for position, line in enumerate(orca):
+                out.write(line + b"\n")
+                written += len(line) + 1
+                count += 1
+                # About one generated example for each orca one: short multi-turn
+                # chats and non-English text, the kinds real files mix in.
+                extra = _generated(generator, unicode=position % 2 == 0)
+                out.write(extra)
+                written += len(extra)
+                count += 1
+                if written >= size:
+                    break
+    return count
+
+
+def _generated(generator, unicode):
+    words = UNICODE_WORDS if unicode else WORDS
+
+    def text(low, high):
+        return " ".join(generator.choices(words, k=generator.randint(low, high)))
+
+    messages = []
+    if generator.random() < 0.3:
+        messages.append({"role": "system", "content": text(5, 20)})
+    for _ in range(generator.randint(0, 3)):
+        messages.append({"role": "user", "content": text(5, 40)})
+        messages.append({"role": "assistant", "content": text(10, 60)})
+    messages.append({"role": "user", "content": text(5, 40)})
+    example = {
+        "input": {"messages": messages},
+        "preferred_output": [{"role": "assistant", "content": text(20, 120)}],
+        "non_preferred_output": [{"role": "assistant", "content": text(5, 60)}],
+    }
+    return (json.dumps(example, ensure_ascii=generator.random() < 0.5) + "\n").encode()
+
+
+def ensure_peer_venv():
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"making {PEER_VENV} with {PEER_PACKAGE} (once)")
+        subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", PEER_PACKAGE], check=True
+        )
+    return str(python)
+
+
+def measure(python, arguments, size):
+    """Run one check in a child process; its timing, verdict and peak RSS."""
+    child = subprocess.Popen(
+        [python, __file__, *arguments], stdout=subprocess.PIPE, text=True
+    )
+    output = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"{arguments} failed with exit status {child.returncode}")
+
+    result = json.loads(output.strip().splitlines()[-1])
+    result["mb_per_s"] = size / 1e6 / result["seconds"]
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
+    return result
+
+
+def print_row(name, result):
+    print(
+        f"{name:22} {result['mb_per_s']:7.0f} MB/s   peak RSS "
+        f"{result['peak_rss_mb']:5.0f} MB   {result['seconds']:6.2f} s   "
+        f"{result['verdict']}"
+    )
+
+
+# The child processes.
+
+
+def run_one(kind, path, one_core):
+    if one_core:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    check = {"product": _product, "baseline": _baseline, "peer": _peer}[kind]
+    started = time.perf_counter()
+    verdict = check(path)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "verdict": verdict}))
+
+
+def _product(path):
+    sys.path.insert(0, str(PROJECT))
+    from datasets_app.validation import LineIndex, validate_file
+
+    report = validate_file(path, line_index=LineIndex())
+    return f"valid={report.valid}, {report.example_count:,} examples"
+
+
+def _peer(path):
+    from together.lib.utils.files import check_file
+
+    report = check_file(path)
+    return f"passed={report['is_check_passed']}, {report.get('num_samples')} samples"
+
+
+def _baseline(path):
+    """The straightforward validator: json.loads and dict checks, line by line."""
+    count = errors = 0
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            count += 1
+            if not _baseline_valid(json.loads(line)):
+                errors += 1
+    return f"valid={errors == 0}, {count:,} examples"
+
+
+def _baseline_valid(example):
+    if not isinstance(example, dict) or not isinstance(example.get("input"), dict):
+        return False
+    messages = example["input"].get("messages")
+    if not isinstance(messages, list) or not messages:
+        return False
+    roles = []
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            return False
+        if message.get("role") not in ("system", "user", "assistant"):
+            return False
+        roles.append(message["role"])
+    if roles[0] == "system":
+        roles = roles[1:]
+    expected = ["user" if n % 2 == 0 else "assistant" for n in range(len(roles))]
+    if not roles or roles != expected or roles[-1] != "user":
+        return False
+    for name in ("preferred_output", "non_preferred_output"):
+        output = example.get(name)
+        if not isinstance(output, list) or len(output) != 1:
+            return False
+        message = output[0]
+        if not isinstance(message, dict) or message.get("role") != "assistant":
+            return False
+        content = message.get("content")
+        if not isinstance(content, str) or not content.strip():
+            return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

@@ -169,7 +169,9 @@ def test_the_status_partial_asks_for_a_full_reload_once_validation_ends(
 ):
     validated(owner, numbered_lines(5))
 
-    response = owner_client.get("/datasets/prefs/status/", headers={"HX-Request": "true"})
+    response = owner_client.get(
+        "/datasets/prefs/status/", headers={"HX-Request": "true"}
+    )
 
     assert response["HX-Refresh"] == "true"
 

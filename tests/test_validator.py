@@ -989,3 +989,103 @@ def test_the_command_exits_2_for_a_file_it_cannot_read(tmp_path):
     assert result.returncode == 2
     assert "No such file" in result.stderr
     assert json.loads(result.stdout)["valid"] is False
+
+
+# The fast path (typed decoding of whole blocks) and the line-by-line checks.
+
+
+def mixed_lines():
+    """Valid lines, with blank lines, extra keys, a BOM, CRLF and errors between."""
+    lines = good_lines(40)
+    lines[3] = b""
+    lines[7] = line_of({**make_example(prompt="Extra?"), "id": 7})
+    lines[11] = b"\xef\xbb\xbf" + line_of(make_example(prompt="Joined?"))
+    lines[15] = b"not json"
+    lines[19] = line_of(make_example(prompt="Question 1?"))
+    lines[23] = line_of(make_example(preferred="Same.", rejected="Same."))
+    lines[27] = line_of(make_example(prompt="Carriage?")) + b"\r"
+    lines[31] = b"   "
+    return lines
+
+
+def test_its_report_does_not_depend_on_how_the_file_is_cut_into_blocks(
+    tmp_path, monkeypatch
+):
+    path = write(tmp_path, mixed_lines())
+    whole = validate_file(path).to_dict()
+
+    monkeypatch.setattr(validation, "BLOCK_BYTES", 97)
+    cut = validate_file(path).to_dict()
+
+    assert cut == whole
+    assert whole["error_count"] == 1
+    assert whole["warnings_by_code"] == {
+        "unknown_key": 1,
+        "duplicate_example": 1,
+        "identical_outputs": 1,
+    }
+    assert whole["blank_lines"] == 2
+
+
+def test_it_indexes_every_kth_line_at_its_byte_offset(tmp_path, monkeypatch):
+    monkeypatch.setattr(validation, "BLOCK_BYTES", 300)
+    path = write(tmp_path, mixed_lines())
+    index = validation.LineIndex(every=3)
+
+    validate_file(path, line_index=index)
+
+    content = path.read_bytes()
+    starts = [0] + [n + 1 for n, byte in enumerate(content) if byte == ord("\n")]
+    assert list(index.offsets) == starts[0:40:3]
+
+
+def test_its_line_index_survives_saving_and_loading(tmp_path):
+    index = validation.LineIndex(every=7)
+    index.offsets.extend([0, 120, 99_000_000_000])
+    index.save(tmp_path / "lines")
+
+    loaded = validation.LineIndex.load(tmp_path / "lines")
+
+    assert loaded.every == 7
+    assert list(loaded.offsets) == [0, 120, 99_000_000_000]
+    assert loaded.start_of(16) == (15, 99_000_000_000)
+
+
+def test_it_rejects_tools_given_as_null(tmp_path):
+    bad = make_example()
+    bad["input"]["tools"] = None
+
+    report = validate_lines(tmp_path, with_bad_line(bad))
+
+    assert only_error(report)["path"] == "input.tools"
+
+
+def test_it_counts_a_copy_with_extra_keys_as_a_duplicate(tmp_path):
+    lines = good_lines(3) + [line_of({**make_example(prompt="Question 0?"), "id": 9})]
+
+    report = validate_lines(tmp_path, lines)
+
+    assert report["warnings_by_code"]["duplicate_example"] == 1
+    assert "duplicate of line 1" in report["warnings"][-1]["message"]
+
+
+def test_it_does_not_count_a_pair_with_another_rejected_answer_as_a_duplicate(
+    tmp_path,
+):
+    lines = good_lines(3) + [line_of(make_example(prompt="Question 0?", rejected="No"))]
+
+    report = validate_lines(tmp_path, lines)
+
+    assert "duplicate_example" not in report["warnings_by_code"]
+
+
+def test_it_reports_a_long_line_that_spans_several_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(validation, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(validation, "MAX_LINE_BYTES", 512)
+    lines = with_bad_line(line_of(make_example(prompt="x" * 2000)), position=2)
+
+    report = validate_lines(tmp_path, lines)
+
+    assert only_error(report)["code"] == "line_too_long"
+    assert only_error(report)["line"] == 3
+    assert report["example_count"] == 4

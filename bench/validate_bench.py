@@ -99,12 +99,13 @@ def build_file(path, size):
                 out.write(line + b"\n")
                 written += len(line) + 1
                 count += 1
-                # About one generated example for each orca one: short multi-turn
-                # chats and non-English text, the kinds real files mix in.
-                extra = _generated(generator, unicode=position % 2 == 0)
-                out.write(extra)
-                written += len(extra)
-                count += 1
+                # One generated example for every four orca ones: multi-turn chats
+                # and non-English text, the kinds real files mix in.
+                if position % 4 == 0:
+                    extra = _generated(generator, unicode=position % 8 == 0)
+                    out.write(extra)
+                    written += len(extra)
+                    count += 1
                 if written >= size:
                     break
     return count

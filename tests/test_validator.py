@@ -1089,3 +1089,15 @@ def test_it_reports_a_long_line_that_spans_several_blocks(tmp_path, monkeypatch)
     assert only_error(report)["code"] == "line_too_long"
     assert only_error(report)["line"] == 3
     assert report["example_count"] == 4
+
+
+def test_its_sample_taken_in_blocks_is_the_one_taken_item_by_item():
+    one_by_one = validation._Reservoir(100, seed=3)
+    in_blocks = validation._Reservoir(100, seed=3)
+    for value in range(50_000):
+        one_by_one.add(value)
+    for start in range(0, 50_000, 777):
+        in_blocks.add_many(list(range(start, min(start + 777, 50_000))))
+
+    assert in_blocks.items == one_by_one.items
+    assert in_blocks.seen == one_by_one.seen == 50_000

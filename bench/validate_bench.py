@@ -49,6 +49,12 @@ UNICODE_WORDS = (
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=int, default=500, help="size of the test file")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        help="instead, this many short distinct examples (3000000 is the format's "
+        "maximum: the worst case for memory)",
+    )
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     parser.add_argument("--one-core", action="store_true", help=argparse.SUPPRESS)
@@ -60,7 +66,10 @@ def main():
 
     with tempfile.TemporaryDirectory(prefix="validate-bench-") as folder:
         path = Path(folder) / "bench.jsonl"
-        examples = build_file(path, options.mb * 1_000_000)
+        if options.examples:
+            examples = build_short_examples(path, options.examples)
+        else:
+            examples = build_file(path, options.mb * 1_000_000)
         size = path.stat().st_size
         print(f"file: {size / 1e6:.0f} MB, {examples:,} examples ({path.name})")
 
@@ -110,6 +119,18 @@ def build_file(path, size):
                     count += 1
                 if written >= size:
                     break
+    return count
+
+
+def build_short_examples(path, count):
+    with open(path, "w") as out:
+        for n in range(count):
+            example = {
+                "input": {"messages": [{"role": "user", "content": f"What is {n}?"}]},
+                "preferred_output": [{"role": "assistant", "content": f"It is {n}."}],
+                "non_preferred_output": [{"role": "assistant", "content": "No idea."}],
+            }
+            out.write(json.dumps(example) + "\n")
     return count
 
 

@@ -260,3 +260,22 @@ def test_delete_wants_a_post(owner_client, owner):
 
     assert response.status_code == 405
     assert Dataset.objects.exists()
+
+
+def test_the_admin_action_deletes_datasets_with_their_files(
+    owner, admin_client, base_model
+):
+    free = validated(owner, numbered_lines(5))
+    used = validated(owner, numbered_lines(5), dataset_id="used")
+    a_job(used, base_model, states.PENDING)
+
+    response = admin_client.post(
+        "/admin/datasets_app/dataset/",
+        {"action": "delete_with_files", "_selected_action": [free.pk, used.pk]},
+        follow=True,
+    )
+
+    assert list(Dataset.objects.all()) == [used]
+    assert not free.folder.exists()
+    assert used.file_path.exists()
+    assert b"used by an active DPO job" in response.content

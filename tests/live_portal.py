@@ -71,9 +71,12 @@ def free_port():
 
 
 @pytest.fixture
-def portal_server(transactional_db, redis_queues):
+def portal_server(request, transactional_db, redis_queues):
+    """The server; `@pytest.mark.portal_env(NAME=value)` sets its environment."""
     port = free_port()
     env = dict(os.environ)
+    marker = request.node.get_closest_marker("portal_env")
+    env.update(marker.kwargs if marker else {})
     env["DJANGO_SETTINGS_MODULE"] = "dpo_portal.test_settings"
     env["DATABASE_URL"] = f"sqlite:///{connection.settings_dict['NAME']}"
     env["REDIS_URL"] = settings.REDIS_URL

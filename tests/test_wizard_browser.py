@@ -160,3 +160,54 @@ def test_the_wizard_finds_its_upload_again_after_a_page_reload(
     upload = Upload.objects.get()
     assert upload.state == Upload.STATE_COMPLETE
     assert upload.dataset.file_path.read_bytes() == path.read_bytes()
+
+
+@pytest.mark.portal_env(DPO_UPLOAD_MAX_BYTES="1000")
+def test_the_wizard_refuses_a_file_over_the_browser_limit_before_sending_it(
+    browser_page,
+    portal_server,  # noqa: F811
+    owner,
+    tmp_path,
+):
+    page = browser_page
+    sign_in(page, portal_server, owner.username)
+    page.goto(f"{portal_server.url}/datasets/new/")
+    page.fill("input[name=dataset_id]", "big-prefs")
+    page.click("text=Next: upload the file")
+    page.wait_for_url("**/datasets/big-prefs/upload/")
+
+    page.set_input_files("#file", str(a_dataset_file(tmp_path)))
+    page.screenshot(path=SHOTS / "7-too-large.png", full_page=True)
+
+    assert "Upload it with the API or the dpoctl client" in page.inner_text(
+        ".upload-error"
+    )
+    assert page.is_disabled("#start")
+    assert not Upload.objects.exists()
+
+
+def test_cancelling_the_wizard_terminates_the_upload_on_the_server(
+    browser_page,
+    portal_server,  # noqa: F811
+    owner,
+    tmp_path,
+):
+    page = browser_page
+    sign_in(page, portal_server, owner.username)
+    page.goto(f"{portal_server.url}/datasets/new/")
+    page.fill("input[name=dataset_id]", "cancel-prefs")
+    page.click("text=Next: upload the file")
+    page.wait_for_url("**/datasets/cancel-prefs/upload/")
+    page.goto(f"{page.url}?chunk_bytes={CHUNK}")
+    cut_the_connection_after(page, good_chunks=2, cut_chunks=10**6)
+    page.set_input_files("#file", str(a_dataset_file(tmp_path)))
+    page.click("#start")
+    page.wait_for_selector("text=Connection problem")
+
+    page.click("#cancel")
+    page.wait_for_selector("text=Upload cancelled")
+
+    upload = Upload.objects.get()
+    assert upload.state == Upload.STATE_TERMINATED
+    assert not upload.part_path.exists()
+    assert Dataset.objects.get(dataset_id="cancel-prefs").state == "UPLOADING"

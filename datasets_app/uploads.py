@@ -22,6 +22,7 @@ from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import reverse
@@ -80,7 +81,13 @@ def tus_endpoint(view):
                 "The CSRF check failed: send the csrftoken cookie's value in the "
                 "X-CSRFToken header.",
             )
-        return view(request, *args, **kwargs)
+        # Answer in the protocol's JSON, not with the site's HTML error pages.
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            return tus_response(404, "No such upload or dataset in your accounts.")
+        except PermissionDenied as denied:
+            return tus_response(403, str(denied))
 
     return endpoint
 

@@ -148,7 +148,10 @@ def test_an_outsider_cannot_see_or_write_an_upload(
     location = tus_create(owner_client, "prefs", 100)["Location"]
 
     assert outsider_client.head(location).status_code == 404
-    assert tus_patch(outsider_client, location, 0, b"x" * 10).status_code == 404
+    refused = tus_patch(outsider_client, location, 0, b"x" * 10)
+    assert refused.status_code == 404
+    assert refused["Tus-Resumable"] == "1.0.0"
+    assert "No such upload" in refused.json()["error"]["message"]
     assert Upload.objects.get().offset == 0
 
 
@@ -223,6 +226,7 @@ def test_a_viewer_of_the_account_cannot_create_an_upload(owner, django_user_mode
     response = tus_create(viewer_client, "prefs", 100)
 
     assert response.status_code == 403
+    assert "Viewers can look" in response.json()["error"]["message"]
     assert not Upload.objects.exists()
 
 

@@ -61,7 +61,7 @@ def dataset_upload(request, dataset_id):
         "step": 2,
         "max_bytes": settings.DPO_UPLOAD_MAX_BYTES,
         # Tests send smaller chunks to see several of them with a small file.
-        "chunk_bytes": int(request.GET.get("chunk_bytes", 0)) or None,
+        "chunk_bytes": _whole_number(request.GET.get("chunk_bytes"), None),
     }
     return render(request, "datasets/upload.html", context)
 

@@ -279,3 +279,26 @@ def test_the_admin_action_deletes_datasets_with_their_files(
     assert not free.folder.exists()
     assert used.file_path.exists()
     assert b"used by an active DPO job" in response.content
+
+
+def test_the_page_shows_validation_progress_in_bytes(owner_client, owner):
+    dataset = new_dataset(owner)
+    Dataset.objects.filter(pk=dataset.pk).update(
+        state=Dataset.STATE_VALIDATING,
+        validation_bytes_done=3 * 1024 * 1024,
+        validation_bytes_total=12 * 1024 * 1024,
+    )
+
+    page = owner_client.get("/datasets/prefs/").content.decode()
+
+    assert "25%" in page
+    assert "3.0\xa0MB of 12.0\xa0MB" in page
+
+
+def test_the_upload_page_ignores_a_chunk_size_that_is_not_a_number(owner_client, owner):
+    new_dataset(owner)
+
+    response = owner_client.get("/datasets/prefs/upload/?chunk_bytes=lots")
+
+    assert response.status_code == 200
+    assert b"data-chunk-bytes" not in response.content

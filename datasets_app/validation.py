@@ -1,11 +1,13 @@
 """The DPO dataset validator: one JSON object per line, checked as a stream.
 
-`validate_file()` reads a file once, line by line, in constant memory, and returns a
-`ValidationReport`: each error and warning with its physical line number (the N-th
-`\\n`-terminated line, blank lines included, a UTF-8 BOM not a line), its field path
-(`preferred_output[0].role`), what was found and what is accepted; totals per kind; and
-statistics of the valid examples. Pure Python, no Django: the worker, the management
-command and the tests call it directly.
+`validate_file()` reads a file in blocks of whole lines, in bounded memory, and
+returns a `ValidationReport`: each error and warning with its physical line number
+(the N-th `\\n`-terminated line, blank lines included, a UTF-8 BOM not a line), its
+field path (`preferred_output[0].role`), what was found and what is accepted; totals
+per kind; and statistics of the valid examples. A block whose lines are all plain
+valid examples is accepted by the fast path (fast_check.py); any other line gets the
+detailed checks below, so both give the same report. No Django: the worker, the
+management command and the tests call it directly.
 """
 
 import codecs

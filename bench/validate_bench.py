@@ -101,12 +101,19 @@ def main():
 
 def build_file(path, size):
     """Write about `size` bytes of valid examples; return how many."""
-    orca = [line.rstrip(b"\n") for line in ORCA.read_bytes().splitlines() if line]
+    orca = [json.loads(line) for line in ORCA.read_bytes().splitlines() if line]
+    questions = [row["input"]["messages"][-1]["content"] for row in orca]
     generator = random.Random(7)
-    written = count = 0
+    written = count = copy = 0
     with open(path, "wb") as out:
         while written < size:
-            for position, line in enumerate(orca):
+            copy += 1
+            for position, row in enumerate(orca):
+                # Each copy of the sample is made distinct, as a real file's
+                # examples are: duplicates would be warned about, one by one.
+                question = f"{questions[position]} ({copy})"
+                row["input"]["messages"][-1]["content"] = question
+                line = json.dumps(row).encode()
                 out.write(line + b"\n")
                 written += len(line) + 1
                 count += 1

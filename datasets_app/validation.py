@@ -540,15 +540,21 @@ class _Validation:
     def _remember(self, number, key):
         """Note the example's key; warn if an earlier line had the same example."""
         original = self.first_lines.add(key, number)
-        if original is not None:
-            self.statistics.duplicates += 1
-            self.warnings.add(
-                number,
-                "",
-                "duplicate_example",
-                f"This example is an exact duplicate of line {original}; duplicates "
-                "give that pair more weight in training.",
-            )
+        if original is None:
+            return
+
+        self.statistics.duplicates += 1
+        if self.warnings.is_full():
+            # Only counted from here on: do not spend time wording it.
+            self.warnings.count("duplicate_example")
+            return
+        self.warnings.add(
+            number,
+            "",
+            "duplicate_example",
+            f"This example is an exact duplicate of line {original}; duplicates "
+            "give that pair more weight in training.",
+        )
 
     def finish(self, declared_count):
         """Add the file-level errors: no examples, too few or many, a wrong count."""
@@ -626,6 +632,13 @@ class _Tally:
         self.by_code = {}
         self.for_file = []
         self.kept = []
+
+    def is_full(self):
+        return len(self.kept) >= KEPT_IN_FULL
+
+    def count(self, code):
+        self.total += 1
+        self.by_code[code] = self.by_code.get(code, 0) + 1
 
     def add(self, line, path, code, message):
         self.total += 1

@@ -9,7 +9,8 @@ DPO sample repeated, interleaved with generated multi-turn and non-English
 examples), then validates it, each in its own process, with:
 
 - the product's validator (datasets_app.validation.validate_file, line index on),
-  pinned to one core, and again free to use every core;
+  pinned to one core, and again free to use every core; and once more on one core
+  as the worker runs it, with the file's SHA-256 already known from the upload;
 - a plain baseline: json.loads per line and straightforward dict checks;
 - the peer: `together.lib.utils.files.check_file` from the `together` package,
   installed into bench/.peer-venv (never into the project's .venv).
@@ -77,6 +78,11 @@ def main():
         runs = [
             ("product, one core", sys.executable, ["--run", "product", "--one-core"]),
             ("product, all cores", sys.executable, ["--run", "product"]),
+            (
+                "product, as the worker",
+                sys.executable,
+                ["--run", "worker", "--one-core"],
+            ),
             (
                 "baseline json.loads",
                 sys.executable,
@@ -205,7 +211,13 @@ def print_row(name, result):
 def run_one(kind, path, one_core):
     if one_core:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
-    check = {"product": _product, "baseline": _baseline, "peer": _peer}[kind]
+    checks = {
+        "product": _product,
+        "worker": _as_the_worker,
+        "baseline": _baseline,
+        "peer": _peer,
+    }
+    check = checks[kind]
     started, cpu_started = time.perf_counter(), time.process_time()
     verdict = check(path)
     seconds = time.perf_counter() - started
@@ -218,6 +230,15 @@ def _product(path):
     from datasets_app.validation import LineIndex, validate_file
 
     report = validate_file(path, line_index=LineIndex())
+    return f"valid={report.valid}, {report.example_count:,} examples"
+
+
+def _as_the_worker(path):
+    """As the validation task runs it: the upload already hashed the file."""
+    sys.path.insert(0, str(PROJECT))
+    from datasets_app.validation import LineIndex, validate_file
+
+    report = validate_file(path, line_index=LineIndex(), sha256="0" * 64)
     return f"valid={report.valid}, {report.example_count:,} examples"
 
 

@@ -111,19 +111,22 @@ def validate_file(
     max_examples=3_000_000,
     on_example=None,
     line_index=None,
+    sha256=None,
 ):
     """Validate the JSONL file at `path` and return its ValidationReport.
 
     `progress(bytes_done, bytes_total)` is called about every MiB and once at the end;
     `on_example(line_number, example)` for each valid example; `line_index`, a
-    LineIndex, gets the byte offset of every K-th line for the paged preview.
-    `example_count` counts the non-blank lines, valid or not, since that is what a
-    client declares. Raises OSError when the file cannot be read.
+    LineIndex, gets the byte offset of every K-th line for the paged preview;
+    `sha256`, the file's digest when the caller already has it (an upload computes
+    it), spares hashing the file again. `example_count` counts the non-blank lines,
+    valid or not, since that is what a client declares. Raises OSError when the
+    file cannot be read.
     """
     validation = _Validation(min_examples, max_examples, on_example, line_index)
 
     with open(path, "rb") as file, ThreadPoolExecutor(max_workers=1) as hasher:
-        sha256 = hasher.submit(_sha256_of, path)
+        hashing = None if sha256 else hasher.submit(_sha256_of, path)
         counter = _ByteCounter(os.fstat(file.fileno()).st_size, progress)
         # The objects made here hold no reference cycles, and the collector's
         # passes over millions of fresh lists cost about a tenth of the time.
@@ -139,7 +142,7 @@ def validate_file(
             if collecting:
                 gc.enable()
         counter.finish()
-        digest = sha256.result()
+        digest = hashing.result() if hashing else sha256
 
     validation.finish(declared_count)
     return validation.report(counter.done, digest)

@@ -1101,3 +1101,16 @@ def test_its_sample_taken_in_blocks_is_the_one_taken_item_by_item():
 
     assert in_blocks.items == one_by_one.items
     assert in_blocks.seen == one_by_one.seen == 50_000
+
+
+def test_it_takes_a_known_sha256_instead_of_hashing_the_file_again(
+    tmp_path, monkeypatch
+):
+    def hash_again(path):
+        raise AssertionError("the file was hashed again")
+
+    monkeypatch.setattr(validation, "_sha256_of", hash_again)
+
+    report = validate_file(write(tmp_path, good_lines()), sha256="ab" * 32)
+
+    assert report.sha256 == "ab" * 32

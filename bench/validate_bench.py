@@ -95,14 +95,16 @@ def main():
             results[name] = measure(python, [*arguments, "--path", str(path)], size)
             print_row(name, results[name])
 
-    peer = results["together check_file"]["mb_per_s"]
-    one_core = results["product, one core"]["mb_per_s"]
-    baseline = results["baseline json.loads"]["mb_per_s"]
-    print(
-        f"product (one core) is {one_core / peer:.1f}x the peer and "
-        f"{one_core / baseline:.1f}x the baseline; target: 3x the peer, 300 MB/s, "
-        "peak RSS < 150 MB"
-    )
+    # Per CPU-second: the figures that other work on a shared machine moves least.
+    peer = results["together check_file"]["mb_per_cpu_s"]
+    baseline = results["baseline json.loads"]["mb_per_cpu_s"]
+    for name in ("product, one core", "product, as the worker"):
+        speed = results[name]["mb_per_cpu_s"]
+        print(
+            f"{name}: {speed:.0f} MB per CPU-second, {speed / peer:.1f}x the peer, "
+            f"{speed / baseline:.1f}x the baseline"
+        )
+    print("targets: 3x the peer, 300 MB/s on one core, peak RSS < 150 MB")
 
 
 def build_file(path, size):

@@ -396,13 +396,21 @@ class _Validation:
         self.example_count += count
         # Per block rather than per example: the statistics are sums, minima and
         # maxima, which the builtins take over a whole column at C speed.
-        self.statistics.add_block(facts)
-        numbered = enumerate(zip(examples, facts, strict=True), start=first)
-        for number, (example, fact) in numbered:
-            if fact[IDENTICAL]:
-                self.warnings.add(number, *_identical_outputs_warning())
-            self._remember(number, fact[KEY])
-            if self.on_example is not None:
+        identical = self.statistics.add_block(facts)
+        if identical:
+            # Each line's warnings in order: the identical pair, then a duplicate.
+            for number, fact in enumerate(facts, start=first):
+                if fact[IDENTICAL]:
+                    self.warnings.add(number, *_identical_outputs_warning())
+                self._remember(number, fact[KEY])
+        else:
+            remember = self.first_lines.add
+            for number, fact in enumerate(facts, start=first):
+                original = remember(fact[KEY], number)
+                if original is not None:
+                    self._duplicate(number, original)
+        if self.on_example is not None:
+            for number, example in enumerate(examples, start=first):
                 self.on_example(number, to_dict(example))
         return True
 
@@ -543,9 +551,10 @@ class _Validation:
     def _remember(self, number, key):
         """Note the example's key; warn if an earlier line had the same example."""
         original = self.first_lines.add(key, number)
-        if original is None:
-            return
+        if original is not None:
+            self._duplicate(number, original)
 
+    def _duplicate(self, number, original):
         self.statistics.duplicates += 1
         if self.warnings.is_full():
             # Only counted from here on: do not spend time wording it.
@@ -679,20 +688,20 @@ class _FirstLines:
     def add(self, digest, line):
         """Remember `digest` at `line`; return the earlier line if it was seen."""
         digest = digest or 1
-        mask = len(self.digests) - 1
+        digests = self.digests
+        mask = len(digests) - 1
         slot = digest & mask
-        while True:
-            found = self.digests[slot]
+        found = digests[slot]
+        while found:
             if found == digest:
                 return self.lines[slot]
-            if found == 0:
-                break
             slot = (slot + 1) & mask
+            found = digests[slot]
 
-        self.digests[slot] = digest
+        digests[slot] = digest
         self.lines[slot] = line
         self.used += 1
-        if self.used * 4 > len(self.digests) * 3:
+        if self.used * 4 > len(digests) * 3:
             self._grow()
         return None
 
@@ -835,7 +844,7 @@ class _Statistics:
         self.identical_pairs += identical
 
     def add_block(self, facts):
-        """add() for a non-empty list of facts at once."""
+        """add() for a non-empty list of facts at once; returns the identical pairs."""
         columns = list(zip(*facts, strict=True))
         _, prompt, preferred, non_preferred, turns, system, tools, identical = columns
 
@@ -847,6 +856,7 @@ class _Statistics:
         self.with_system += sum(system)
         self.with_tools += sum(tools)
         self.identical_pairs += sum(identical)
+        return sum(identical)
 
     def summary(self):
         result = {

@@ -68,6 +68,7 @@ RESERVOIR_SIZE = 10_000  # examples sampled for the length percentiles
 MAX_LINE_BYTES = 8 << 20  # longer lines are reported, not parsed, to bound memory
 BLOCK_BYTES = 1 << 16  # read at a time; under malloc's mmap threshold (128 KiB)
 HASH_PIECE_BYTES = 4 << 20  # read at a time for the file's SHA-256
+PARALLEL_MIN_BYTES = 32 << 20  # smaller files are not worth the processes
 KEY, IDENTICAL = 0, 7  # places in the facts tuple of fast_check.facts_of
 QUOTE_LIMIT = 60  # characters of a found value shown in a message
 
@@ -112,6 +113,7 @@ def validate_file(
     on_example=None,
     line_index=None,
     sha256=None,
+    workers=1,
 ):
     """Validate the JSONL file at `path` and return its ValidationReport.
 
@@ -120,32 +122,49 @@ def validate_file(
     LineIndex, gets the byte offset of every K-th line for the paged preview;
     `sha256`, the file's digest when the caller already has it (an upload computes
     it), spares hashing the file again. `example_count` counts the non-blank lines,
-    valid or not, since that is what a client declares. Raises OSError when the
-    file cannot be read.
+    valid or not, since that is what a client declares. With `workers` > 1 a
+    large file is validated in that many processes, each on a part of it
+    (validation_parallel.py). Raises OSError when the file cannot be read.
     """
-    validation = _Validation(min_examples, max_examples, on_example, line_index)
+    size = os.path.getsize(path)
+    if workers > 1 and on_example is None and size >= PARALLEL_MIN_BYTES:
+        from datasets_app.validation_parallel import validate_in_parallel
 
+        done = validate_in_parallel(
+            path, workers, progress, min_examples, max_examples, line_index, sha256
+        )
+        if done is not None:
+            validation, digest = done
+            validation.finish(declared_count)
+            return validation.report(size, digest)
+
+    validation = _Validation(min_examples, max_examples, on_example, line_index)
     with open(path, "rb") as file, ThreadPoolExecutor(max_workers=1) as hasher:
         hashing = None if sha256 else hasher.submit(_sha256_of, path)
         counter = _ByteCounter(os.fstat(file.fileno()).st_size, progress)
-        # The objects made here hold no reference cycles, and the collector's
-        # passes over millions of fresh lists cost about a tenth of the time.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            for offset, piece in _pieces(file, counter):
-                if isinstance(piece, _LongLine):
-                    validation.read_line(piece.head, piece.length, offset)
-                else:
-                    validation.read_block(piece, offset)
-        finally:
-            if collecting:
-                gc.enable()
+        scan(validation, file, counter)
         counter.finish()
         digest = hashing.result() if hashing else sha256
 
     validation.finish(declared_count)
     return validation.report(counter.done, digest)
+
+
+def scan(validation, file, counter, offset=0):
+    """Feed the file's lines, from its position (byte `offset`) on, to `validation`."""
+    # The objects made here hold no reference cycles, and the collector's passes
+    # over millions of fresh lists cost about a tenth of the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for start, piece in _pieces(file, counter, offset):
+            if isinstance(piece, _LongLine):
+                validation.read_line(piece.head, piece.length, start)
+            else:
+                validation.read_block(piece, start)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class LineIndex:
@@ -268,12 +287,11 @@ class _LongLine:
     length: int  # the whole line's length, its newline included
 
 
-def _pieces(file, counter):
+def _pieces(file, counter, offset=0):
     """Yield `(offset, block)` for runs of whole `\\n`-terminated lines (the last
     line may lack its newline), and `(offset, _LongLine)` for a line longer than
     MAX_LINE_BYTES, which is read and counted but not kept, so that a whole dataset
     written on one line is never held in memory."""
-    offset = 0
     pending = []  # pieces of a line whose end is not read yet
     pending_bytes = 0
     while True:
@@ -352,6 +370,9 @@ class _Validation:
         self.example_count = 0
         self.invalid_lines = 0
         self.stopped = False  # the file is not JSONL at all; further lines are noise
+        # A part of a file after its start has no first line to diagnose.
+        self.diagnose_first = True
+        self.duplicate_originals = {}  # line -> original line, of kept warnings
         self.errors = _Tally()
         self.warnings = _Tally()
         self.first_lines = _FirstLines()
@@ -455,7 +476,7 @@ class _Validation:
         self._check_line(self.line_count, line, length > MAX_LINE_BYTES)
 
     def _check_line(self, number, line, too_long):
-        first = self.example_count == 1
+        first = self.example_count == 1 and self.diagnose_first
         if first and self._is_not_jsonl(number, line):
             self._stop()
             return
@@ -560,13 +581,8 @@ class _Validation:
             # Only counted from here on: do not spend time wording it.
             self.warnings.count("duplicate_example")
             return
-        self.warnings.add(
-            number,
-            "",
-            "duplicate_example",
-            f"This example is an exact duplicate of line {original}; duplicates "
-            "give that pair more weight in training.",
-        )
+        self.duplicate_originals[number] = original
+        self.warnings.add(number, "", "duplicate_example", duplicate_message(original))
 
     def finish(self, declared_count):
         """Add the file-level errors: no examples, too few or many, a wrong count."""
@@ -628,6 +644,13 @@ class _Validation:
             sha256=sha256,
             stats=self.statistics.summary(),
         )
+
+
+def duplicate_message(original):
+    return (
+        f"This example is an exact duplicate of line {original}; duplicates give "
+        "that pair more weight in training."
+    )
 
 
 _UNPARSED = object()
@@ -704,6 +727,27 @@ class _FirstLines:
         if self.used * 4 > len(digests) * 3:
             self._grow()
         return None
+
+    def find(self, digest):
+        """The line remembered for `digest` (as add() stored it), or None."""
+        digests = self.digests
+        mask = len(digests) - 1
+        slot = digest & mask
+        found = digests[slot]
+        while found:
+            if found == digest:
+                return self.lines[slot]
+            slot = (slot + 1) & mask
+            found = digests[slot]
+        return None
+
+    def entries(self):
+        """(digest, line) of every remembered example, in no particular order."""
+        return (
+            (digest, line)
+            for digest, line in zip(self.digests, self.lines, strict=True)
+            if digest
+        )
 
     def _grow(self):
         digests, lines = self.digests, self.lines

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from datasets_app import validation
+from datasets_app import validation, validation_parallel
 from datasets_app.validation import check_example, validate_file
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -1114,3 +1114,83 @@ def test_it_takes_a_known_sha256_instead_of_hashing_the_file_again(
     report = validate_file(write(tmp_path, good_lines()), sha256="ab" * 32)
 
     assert report.sha256 == "ab" * 32
+
+
+# Validating one file in several processes.
+
+
+@pytest.fixture
+def in_parallel(monkeypatch):
+    monkeypatch.setattr(validation, "PARALLEL_MIN_BYTES", 0)
+
+
+def repeated_mixed_lines():
+    """mixed_lines() four times over: duplicates in every part of the file."""
+    lines = []
+    for copy in range(4):
+        lines += mixed_lines()
+        lines.append(line_of(make_example(prompt=f"Only in copy {copy}?")))
+    return lines
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_several_processes_give_the_report_one_process_gives(
+    tmp_path, in_parallel, workers, monkeypatch
+):
+    path = write(tmp_path, repeated_mixed_lines())
+    alone_index, parts_index = validation.LineIndex(7), validation.LineIndex(7)
+    merges = []
+    merge = validation_parallel._merge
+    monkeypatch.setattr(
+        validation_parallel, "_merge", lambda *parts: merges.append(merge(*parts))
+    )
+
+    alone = validate_file(path, line_index=alone_index).to_dict()
+    parts = validate_file(path, line_index=parts_index, workers=workers).to_dict()
+
+    assert len(merges) == workers - 1
+    assert parts == alone
+    assert list(parts_index.offsets) == list(alone_index.offsets)
+    assert alone["warnings_by_code"]["duplicate_example"] > 40
+
+
+def test_several_processes_name_the_first_line_of_a_duplicate(tmp_path, in_parallel):
+    lines = good_lines(3) + [line_of(make_example(prompt=f"Q{n}?")) for n in range(40)]
+    lines += [lines[0], lines[0]]
+    path = write(tmp_path, lines)
+
+    report = validate_file(path, workers=2).to_dict()
+
+    duplicates = [w for w in report["warnings"] if w["code"] == "duplicate_example"]
+    assert [w["line"] for w in duplicates] == [44, 45]
+    assert all("duplicate of line 1;" in w["message"] for w in duplicates)
+
+
+def test_several_processes_diagnose_a_file_whose_first_part_is_blank(
+    tmp_path, in_parallel
+):
+    lines = [b""] * 2000 + [b'[{"input": 1},'] + good_lines(3)
+
+    parts = validate_file(write(tmp_path, lines), workers=2).to_dict()
+
+    assert only_error(parts)["code"] == "json_array"
+    assert only_error(parts)["line"] == 2001
+    assert parts["line_count"] == 2004
+
+
+def test_several_processes_report_a_file_that_is_not_jsonl_once(tmp_path, in_parallel):
+    lines = [b"["] + [line_of(make_example()) + b","] * 30 + [b"]"]
+    path = write(tmp_path, lines)
+
+    assert validate_file(path, workers=2).to_dict() == validate_file(path).to_dict()
+
+
+def test_several_processes_send_progress_and_end_at_the_whole_size(
+    tmp_path, in_parallel
+):
+    path = write(tmp_path, repeated_mixed_lines())
+    calls = []
+
+    validate_file(path, workers=2, progress=lambda done, total: calls.append(done))
+
+    assert calls[-1] == path.stat().st_size

@@ -41,6 +41,7 @@ def validate_dataset(dataset_pk):
             line_index=line_index,
             # The upload hashed the file on arrival; it has not changed since.
             sha256=dataset.sha256 or None,
+            workers=settings.DPO_VALIDATION_WORKERS,
         ).to_dict()
         # The paged preview seeks with it, so page 10,000 costs what page 1 does.
         line_index.save(dataset.line_index_path)

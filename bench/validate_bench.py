@@ -79,11 +79,8 @@ def main():
         runs = [
             ("product, one core", sys.executable, ["--run", "product", "--one-core"]),
             ("product, all cores", sys.executable, ["--run", "product"]),
-            (
-                "product, as the worker",
-                sys.executable,
-                ["--run", "worker", "--one-core"],
-            ),
+            ("worker, one core", sys.executable, ["--run", "worker", "--one-core"]),
+            ("worker, all cores", sys.executable, ["--run", "worker"]),
             (
                 "baseline json.loads",
                 sys.executable,

@@ -71,8 +71,8 @@ def validate_in_parallel(
     merged = results[0]
     if merged.example_count == 0 and not merged.stopped:
         return None
-    for later in results[1:]:
-        _merge(merged, later)
+    for number, later in enumerate(results[1:], start=2):
+        _merge(merged, later, more_to_come=number < len(results))
     if merged.example_count > max_examples:
         return None
     if line_index is not None:
@@ -156,7 +156,7 @@ def _report(progress, parts, size):
 # Merging a later part into the parts before it.
 
 
-def _merge(merged, later):
+def _merge(merged, later, more_to_come=False):
     merged.line_count = later.line_count  # numbered on from the parts before
     if merged.line_index is not None:
         merged.line_index.offsets.extend(later.line_index.offsets)
@@ -167,22 +167,27 @@ def _merge(merged, later):
     merged.example_count += later.example_count
     merged.invalid_lines += later.invalid_lines
     _merge_tally(merged.errors, later.errors, [])
-    repeats = _repeats_across(merged, later)
+    repeats = _repeats_across(merged, later, more_to_come)
     _merge_tally(merged.warnings, later.warnings, _repeat_warnings(later, repeats))
     merged.duplicate_originals.update(later.duplicate_originals)
     _merge_statistics(merged.statistics, later.statistics, len(repeats))
 
 
-def _repeats_across(merged, later):
+def _repeats_across(merged, later, more_to_come):
     """{later line: earlier line} for later parts' first examples seen before; the
-    later part's other examples are added to the merged table."""
+    later part's other examples are added to the merged table if another part is
+    still to be merged."""
     repeats = {}
-    for digest, line in later.first_lines.entries():
+    # In line order, not in the table's: digests in slot order would pile up into
+    # one long run of the merged table's open addressing, and every insert would
+    # walk it.
+    entries = sorted(later.first_lines.entries(), key=lambda entry: entry[1])
+    for digest, line in entries:
         original = merged.first_lines.find(digest)
-        if original is None:
-            merged.first_lines.add(digest, line)
-        else:
+        if original is not None:
             repeats[line] = original
+        elif more_to_come:
+            merged.first_lines.add(digest, line)
     return repeats
 
 

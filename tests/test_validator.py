@@ -1142,7 +1142,9 @@ def test_several_processes_give_the_report_one_process_gives(
     merges = []
     merge = validation_parallel._merge
     monkeypatch.setattr(
-        validation_parallel, "_merge", lambda *parts: merges.append(merge(*parts))
+        validation_parallel,
+        "_merge",
+        lambda *parts, **options: merges.append(merge(*parts, **options)),
     )
 
     alone = validate_file(path, line_index=alone_index).to_dict()

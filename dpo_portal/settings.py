@@ -5,7 +5,6 @@ let a fresh clone run on one machine (SQLite and the data folder under ./data, R
 on localhost).
 """
 
-import os
 import secrets
 from pathlib import Path
 
@@ -135,8 +134,9 @@ DPO_API_UPLOAD_MAX_BYTES = env_int("DPO_API_UPLOAD_MAX_BYTES", 5 * 1024**3)
 DPO_UPLOAD_EXPIRES_HOURS = env_int("DPO_UPLOAD_EXPIRES_HOURS", 24)
 DPO_MIN_EXAMPLES = env_int("DPO_MIN_EXAMPLES", 3)
 DPO_MAX_EXAMPLES = env_int("DPO_MAX_EXAMPLES", 3_000_000)
-# Processes that validate one large file together (each takes a part of it).
-DPO_VALIDATION_WORKERS = env_int("DPO_VALIDATION_WORKERS", min(os.cpu_count() or 1, 4))
+# Processes that validate one large file together (each takes a part of it); more
+# than 1 pays only where cores are idle, as on a dedicated worker host.
+DPO_VALIDATION_WORKERS = env_int("DPO_VALIDATION_WORKERS", 1)
 
 # Models. The default base model is prepared into the data folder by
 # `manage.py prepare_base_model`.

@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test demo lint format clean-test
+.PHONY: setup run test demo lint format clean-test chromium
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -19,9 +19,14 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py prepare_base_model
+
+# The browser test drives Debian's Chromium (Playwright never downloads a browser).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && apt-get install -y chromium; } \
+		|| echo "Could not install chromium; the browser test will fail until it is installed."
 
 run: setup
 	$(PY) manage.py runportal

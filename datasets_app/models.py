@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from dpo_portal.ids import check_resource_id
 from dpo_portal.models import Account
@@ -69,6 +70,11 @@ class Dataset(models.Model):
         return self.folder / "examples.jsonl"
 
     @property
+    def line_index_path(self):
+        """Byte offsets of every K-th line, written by validation (LineIndex)."""
+        return self.folder / "examples.lines"
+
+    @property
     def validation_percent(self):
         if not self.validation_bytes_total:
             return 0
@@ -99,6 +105,11 @@ class Upload(models.Model):
     file_name = models.CharField(max_length=255, blank=True)
     length = models.BigIntegerField()
     offset = models.BigIntegerField(default=0)
+    client_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The SHA-256 the client declared in Upload-Metadata, if any.",
+    )
     state = models.CharField(max_length=12, choices=STATES, default=STATE_ACTIVE)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -115,3 +126,7 @@ class Upload(models.Model):
     @property
     def part_path(self):
         return settings.DATA_DIR / "uploads" / f"{self.upload_id}.part"
+
+    @property
+    def is_expired(self):
+        return self.state == self.STATE_ACTIVE and self.expires_at <= timezone.now()

@@ -1,11 +1,13 @@
 """Creating datasets and taking in their files: one path for the wizard, the demo
 and the API, so each behaves the same."""
 
-import json
+import hashlib
 import os
+import shutil
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from datasets_app.models import Dataset
 from dpo_portal.ids import check_resource_id
@@ -30,15 +32,29 @@ def create_dataset(account, dataset_id, display_name="", user=None, declared=Non
     )
 
 
-def take_file(dataset, source, file_name):
+class FileRefused(Exception):
+    """The dataset no longer takes a file (it is validating, ready or invalid)."""
+
+
+def file_sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while piece := source.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+def take_file(dataset, source, file_name, sha256=None):
     """Move a complete file into the dataset's folder and start its validation.
 
-    The move is a rename within the data folder, so the dataset never sees a
-    partial file; validation is enqueued once the state change has committed.
+    The state moves UPLOADING -> VALIDATING in the same transaction as the rename
+    within the data folder, so only a dataset that still waits for its file gets
+    one, and it never sees a partial file; validation is enqueued once the change
+    has committed. Raises FileRefused when the dataset takes no file any more.
     """
     dataset.folder.mkdir(parents=True, exist_ok=True)
     size = os.path.getsize(source)
-    os.replace(source, dataset.file_path)
+    sha256 = sha256 or file_sha256(source)
 
     with transaction.atomic():
         changed = Dataset.objects.filter(
@@ -47,52 +63,53 @@ def take_file(dataset, source, file_name):
             state=Dataset.STATE_VALIDATING,
             file_name=file_name,
             size_bytes=size,
+            sha256=sha256,
             validation_bytes_done=0,
             validation_bytes_total=size,
         )
-        if changed:
-            enqueue_on_commit(
-                "default", "datasets_app.tasks.validate_dataset", dataset.pk
+        if not changed:
+            raise FileRefused(
+                f"Dataset {dataset.dataset_id} already has its file; upload into a "
+                "new dataset instead."
             )
+        os.replace(source, dataset.file_path)
+        enqueue_on_commit("default", "datasets_app.tasks.validate_dataset", dataset.pk)
     dataset.refresh_from_db()
     return dataset
 
 
-def preview_examples(dataset, limit=5):
-    """The first examples of the file, parsed, for showing their roles and content."""
-    examples = []
-    if not dataset.file_path.exists():
-        return examples
-
-    with open(dataset.file_path, "rb") as lines:
-        for number, raw in enumerate(lines, start=1):
-            text = raw.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
-            if not text:
-                continue
-            try:
-                example = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(example, dict):
-                examples.append({"line": number, **_shown(example)})
-            if len(examples) >= limit:
-                break
-    return examples
+class DatasetInUse(Exception):
+    """The dataset cannot be deleted now; the message says why."""
 
 
-def _shown(example):
-    def messages(value):
-        if not isinstance(value, list):
-            return []
-        return [
-            {"role": str(m.get("role", "?")), "content": str(m.get("content", ""))}
-            for m in value
-            if isinstance(m, dict)
-        ]
+def delete_dataset(dataset):
+    """Delete a dataset's row and files, unless a job uses it.
 
-    prompt = example.get("input") if isinstance(example.get("input"), dict) else {}
-    return {
-        "messages": messages(prompt.get("messages")),
-        "preferred": messages(example.get("preferred_output")),
-        "non_preferred": messages(example.get("non_preferred_output")),
-    }
+    An active job reads the file, so deleting it would break the run; a finished
+    job keeps its dataset as a record of what it trained on.
+    """
+    from jobs_app.models import DpoJob
+    from jobs_app.states import ACTIVE
+
+    active = DpoJob.objects.filter(dataset=dataset, state__in=ACTIVE)
+    if active.exists():
+        names = ", ".join(job.job_id for job in active[:5])
+        raise DatasetInUse(
+            f"Dataset {dataset.dataset_id} is used by an active DPO job ({names}); "
+            "cancel the job or wait for it to end, then delete the dataset."
+        )
+    parts = [upload.part_path for upload in dataset.uploads.all()]
+    folder = dataset.folder
+    try:
+        with transaction.atomic():
+            dataset.delete()
+    except ProtectedError as protected:
+        names = ", ".join(sorted(job.job_id for job in protected.protected_objects))
+        raise DatasetInUse(
+            f"Dataset {dataset.dataset_id} is the training data of finished DPO "
+            f"jobs ({names}); delete those jobs first to delete it."
+        ) from None
+
+    for part in parts:
+        part.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)

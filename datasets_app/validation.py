@@ -1,21 +1,34 @@
 """The DPO dataset validator: one JSON object per line, checked as a stream.
 
-`validate_file()` reads a file once, line by line, in constant memory, and returns a
-`ValidationReport`: each error and warning with its physical line number (the N-th
-`\\n`-terminated line, blank lines included, a UTF-8 BOM not a line), its field path
-(`preferred_output[0].role`), what was found and what is accepted; totals per kind; and
-statistics of the valid examples. Pure Python, no Django: the worker, the management
-command and the tests call it directly.
+`validate_file()` reads a file in blocks of whole lines, in bounded memory, and
+returns a `ValidationReport`: each error and warning with its physical line number
+(the N-th `\\n`-terminated line, blank lines included, a UTF-8 BOM not a line), its
+field path (`preferred_output[0].role`), what was found and what is accepted; totals
+per kind; and statistics of the valid examples. A block whose lines are all plain
+valid examples is accepted by the fast path (fast_check.py); any other line gets the
+detailed checks below, so both give the same report. No Django: the worker, the
+management command and the tests call it directly.
 """
 
 import codecs
+import gc
 import hashlib
 import json
 import math
 import os
 import random
+import sys
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+
+from datasets_app.fast_check import (
+    decode_block,
+    decode_line,
+    facts_of,
+    facts_of_dict,
+    to_dict,
+)
 
 ROLES = ("system", "user", "assistant")
 OUTPUT_ROLES = ("assistant",)
@@ -52,7 +65,11 @@ TOOL_ROLES = ("tool", "function", "ipython", "tool_result")
 KEPT_IN_FULL = 100  # errors, and separately warnings, kept with their text
 PROGRESS_EVERY = 1 << 20  # bytes between progress calls
 RESERVOIR_SIZE = 10_000  # examples sampled for the length percentiles
-MAX_LINE_BYTES = 64 << 20  # longer lines are reported, not parsed, to bound memory
+MAX_LINE_BYTES = 8 << 20  # longer lines are reported, not parsed, to bound memory
+BLOCK_BYTES = 1 << 16  # read at a time; under malloc's mmap threshold (128 KiB)
+HASH_PIECE_BYTES = 4 << 20  # read at a time for the file's SHA-256
+PARALLEL_MIN_BYTES = 32 << 20  # smaller files are not worth the processes
+KEY, IDENTICAL = 0, 7  # places in the facts tuple of fast_check.facts_of
 QUOTE_LIMIT = 60  # characters of a found value shown in a message
 
 BOM = codecs.BOM_UTF8
@@ -94,24 +111,103 @@ def validate_file(
     min_examples=3,
     max_examples=3_000_000,
     on_example=None,
+    line_index=None,
+    sha256=None,
+    workers=1,
 ):
     """Validate the JSONL file at `path` and return its ValidationReport.
 
     `progress(bytes_done, bytes_total)` is called about every MiB and once at the end;
-    `on_example(line_number, example)` for each valid example. `example_count` counts
-    the non-blank lines, valid or not, since that is what a client declares. Raises
-    OSError when the file cannot be read.
+    `on_example(line_number, example)` for each valid example; `line_index`, a
+    LineIndex, gets the byte offset of every K-th line for the paged preview;
+    `sha256`, the file's digest when the caller already has it (an upload computes
+    it), spares hashing the file again. `example_count` counts the non-blank lines,
+    valid or not, since that is what a client declares. With `workers` > 1 a
+    large file is validated in that many processes, each on a part of it
+    (validation_parallel.py). Raises OSError when the file cannot be read.
     """
-    validation = _Validation(min_examples, max_examples, on_example)
+    size = os.path.getsize(path)
+    if workers > 1 and on_example is None and size >= PARALLEL_MIN_BYTES:
+        from datasets_app.validation_parallel import validate_in_parallel
 
-    with open(path, "rb") as file:
+        done = validate_in_parallel(
+            path, workers, progress, min_examples, max_examples, line_index, sha256
+        )
+        if done is not None:
+            validation, digest = done
+            validation.finish(declared_count)
+            return validation.report(size, digest)
+
+    validation = _Validation(min_examples, max_examples, on_example, line_index)
+    with open(path, "rb") as file, ThreadPoolExecutor(max_workers=1) as hasher:
+        hashing = None if sha256 else hasher.submit(_sha256_of, path)
         counter = _ByteCounter(os.fstat(file.fileno()).st_size, progress)
-        for raw, length in _physical_lines(file, counter):
-            validation.read_line(raw, length)
+        scan(validation, file, counter)
         counter.finish()
+        digest = hashing.result() if hashing else sha256
 
     validation.finish(declared_count)
-    return validation.report(counter.done, counter.sha256.hexdigest())
+    return validation.report(counter.done, digest)
+
+
+def scan(validation, file, counter, offset=0):
+    """Feed the file's lines, from its position (byte `offset`) on, to `validation`."""
+    # The objects made here hold no reference cycles, and the collector's passes
+    # over millions of fresh lists cost about a tenth of the time.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for start, piece in _pieces(file, counter, offset):
+            if isinstance(piece, _LongLine):
+                validation.read_line(piece.head, piece.length, start)
+            else:
+                validation.read_block(piece, start)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class LineIndex:
+    """The byte offset of every `every`-th physical line (lines 1, K+1, 2K+1, ...).
+
+    Saved as little-endian unsigned 64-bit numbers, K first: 3 million lines at
+    K = 100 take 240 kB, and any line is found by one seek and at most K-1 reads.
+    """
+
+    def __init__(self, every=100):
+        self.every = every
+        self.offsets = array("Q")
+
+    def add(self, line_number, offset):
+        if (line_number - 1) % self.every == 0:
+            self.offsets.append(offset)
+
+    def save(self, path):
+        numbers = array("Q", [self.every]) + self.offsets
+        if sys.byteorder != "little":
+            numbers.byteswap()
+        temporary = f"{path}.tmp"
+        with open(temporary, "wb") as out:
+            numbers.tofile(out)
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path):
+        numbers = array("Q")
+        with open(path, "rb") as source:
+            numbers.frombytes(source.read())
+        if sys.byteorder != "little":
+            numbers.byteswap()
+        index = cls(every=numbers[0])
+        index.offsets = numbers[1:]
+        return index
+
+    def start_of(self, line_number):
+        """The (line number, offset) of the indexed line at or before `line_number`."""
+        if not self.offsets:
+            return 1, 0
+        slot = min((line_number - 1) // self.every, len(self.offsets) - 1)
+        return slot * self.every + 1, self.offsets[slot]
 
 
 def check_example(example):
@@ -139,30 +235,32 @@ def check_example(example):
     non_preferred = _check_output(example, "non_preferred_output", findings)
 
     if not findings.errors and _same_answer(preferred, non_preferred):
-        findings.warn(
-            "non_preferred_output[0].content",
-            "identical_outputs",
-            "preferred_output and non_preferred_output have the same content, so "
-            "the pair gives no learning signal.",
-        )
+        findings.warn(*_identical_outputs_warning())
     return findings.errors, findings.warnings
+
+
+def _identical_outputs_warning():
+    return (
+        "non_preferred_output[0].content",
+        "identical_outputs",
+        "preferred_output and non_preferred_output have the same content, so the "
+        "pair gives no learning signal.",
+    )
 
 
 # Reading the file.
 
 
 class _ByteCounter:
-    """Hashes the bytes as they are read and reports progress about every MiB."""
+    """Counts the bytes as they are read and reports progress about every MiB."""
 
     def __init__(self, size, progress):
         self.size = size
         self.progress = progress
-        self.sha256 = hashlib.sha256()
         self.done = 0
         self.reported = 0
 
     def add(self, chunk):
-        self.sha256.update(chunk)
         self.done += len(chunk)
         if self.progress is not None and self.done - self.reported >= PROGRESS_EVERY:
             self.progress(self.done, max(self.size, self.done))
@@ -173,66 +271,197 @@ class _ByteCounter:
             self.progress(self.done, max(self.size, self.done))
 
 
-def _physical_lines(file, counter):
-    """Yield `(raw, length)` for each `\\n`-terminated line of a binary file.
+def _sha256_of(path):
+    """The file's SHA-256, read in large pieces: hashlib lets go of the GIL while
+    it hashes one, so in a thread this runs beside the checks on a second core."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while piece := file.read(HASH_PIECE_BYTES):
+            digest.update(piece)
+    return digest.hexdigest()
 
-    A line longer than MAX_LINE_BYTES is yielded as its first MAX_LINE_BYTES bytes
-    with its full length; the rest of it is read and counted but not kept, so that a
-    whole dataset written on one line is never held in memory.
-    """
+
+@dataclass
+class _LongLine:
+    head: bytes  # the first MAX_LINE_BYTES bytes
+    length: int  # the whole line's length, its newline included
+
+
+def _pieces(file, counter, offset=0):
+    """Yield `(offset, block)` for runs of whole `\\n`-terminated lines (the last
+    line may lack its newline), and `(offset, _LongLine)` for a line longer than
+    MAX_LINE_BYTES, which is read and counted but not kept, so that a whole dataset
+    written on one line is never held in memory."""
+    pending = []  # pieces of a line whose end is not read yet
+    pending_bytes = 0
     while True:
-        raw = file.readline(MAX_LINE_BYTES)
-        if not raw:
-            return
+        piece = file.read(BLOCK_BYTES)
+        if not piece:
+            break
+        counter.add(piece)
+        if b"\n" not in piece and pending_bytes + len(piece) <= MAX_LINE_BYTES:
+            # Joined once the line ends, not once per piece: a long line costs
+            # one copy, not one per piece read.
+            pending.append(piece)
+            pending_bytes += len(piece)
+            continue
+        data = b"".join([*pending, piece]) if pending else piece
 
-        counter.add(raw)
-        length = len(raw)
-        if length == MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            length += _skip_rest_of_line(file, counter)
-        yield raw, length
+        cut = _end_of_short_lines(data)
+        if cut:
+            yield offset, data[:cut]
+            offset += cut
+            data = data[cut:]
+
+        if len(data) > MAX_LINE_BYTES:
+            long_line, rest = _read_long_line(file, counter, data)
+            yield offset, long_line
+            offset += long_line.length
+            data = rest
+        pending = [data] if data else []
+        pending_bytes = len(data)
+
+    if pending:
+        yield offset, b"".join(pending)
 
 
-def _skip_rest_of_line(file, counter):
-    skipped = 0
+def _end_of_short_lines(data):
+    """Where the whole lines at the start of `data` end, stopping before a line
+    longer than MAX_LINE_BYTES (its newline included)."""
+    last = data.rfind(b"\n") + 1
+    if last <= MAX_LINE_BYTES:
+        return last  # no line that ends before `last` can be longer
+
+    position = 0
+    while position < last:
+        end = data.find(b"\n", position, position + MAX_LINE_BYTES)
+        if end == -1:
+            break
+        position = end + 1
+    return position
+
+
+def _read_long_line(file, counter, data):
+    """Consume a line longer than MAX_LINE_BYTES that starts `data`; return it as a
+    _LongLine and the bytes after its newline."""
+    head = data[:MAX_LINE_BYTES]
+    length = 0
     while True:
-        rest = file.readline(MAX_LINE_BYTES)
-        counter.add(rest)
-        skipped += len(rest)
-        if not rest or rest.endswith(b"\n"):
-            return skipped
+        end = data.find(b"\n")
+        if end != -1:
+            return _LongLine(head, length + end + 1), data[end + 1 :]
+        length += len(data)
+        data = file.read(BLOCK_BYTES)
+        if not data:
+            return _LongLine(head, length), b""
+        counter.add(data)
 
 
 class _Validation:
     """The state of one pass over a file: counters, kept issues, statistics."""
 
-    def __init__(self, min_examples, max_examples, on_example):
+    def __init__(self, min_examples, max_examples, on_example, line_index):
         self.min_examples = min_examples
         self.max_examples = max_examples
         self.on_example = on_example
+        self.line_index = line_index
         self.line_count = 0
         self.blank_lines = 0
         self.example_count = 0
         self.invalid_lines = 0
         self.stopped = False  # the file is not JSONL at all; further lines are noise
+        # A part of a file after its start has no first line to diagnose.
+        self.diagnose_first = True
+        self.duplicate_originals = {}  # line -> original line, of kept warnings
         self.errors = _Tally()
         self.warnings = _Tally()
         self.first_lines = _FirstLines()
         self.statistics = _Statistics()
 
-    def read_line(self, raw, length):
+    def read_block(self, block, offset):
+        """Check a block of whole lines that starts at byte `offset`."""
+        if not self.stopped and self._read_typed_block(block, offset):
+            return
+
+        # Some line needs a closer look: go line by line, each still trying the
+        # fast path first.
+        lines = block.split(b"\n")
+        ended = block.endswith(b"\n")
+        if ended:
+            lines.pop()  # the empty string after the last newline
+        last = len(lines) - 1
+        for position, line in enumerate(lines):
+            length = len(line) + (1 if ended or position < last else 0)
+            self.read_line(line, length, offset)
+            offset += length
+
+    def _read_typed_block(self, block, offset):
+        """The fast path: True if every line of the block is a valid example with
+        no warning of its own, and so has been counted; False, with nothing
+        counted, otherwise."""
+        examples = decode_block(block)
+        if examples is None:
+            return False
+        count = len(examples)
+        # Only an empty block decodes to fewer values than it has lines.
+        if not count or self.example_count + count > self.max_examples:
+            return False
+        facts = [facts_of(example) for example in examples]
+        if None in facts:
+            return False
+
+        first = self.line_count + 1
+        if self.line_index is not None:
+            self._index_block(block, offset, first, count)
+        self.line_count += count
+        self.example_count += count
+        # Per block rather than per example: the statistics are sums, minima and
+        # maxima, which the builtins take over a whole column at C speed.
+        identical = self.statistics.add_block(facts)
+        if identical:
+            # Each line's warnings in order: the identical pair, then a duplicate.
+            for number, fact in enumerate(facts, start=first):
+                if fact[IDENTICAL]:
+                    self.warnings.add(number, *_identical_outputs_warning())
+                self._remember(number, fact[KEY])
+        else:
+            remember = self.first_lines.add
+            for number, fact in enumerate(facts, start=first):
+                original = remember(fact[KEY], number)
+                if original is not None:
+                    self._duplicate(number, original)
+        if self.on_example is not None:
+            for number, example in enumerate(examples, start=first):
+                self.on_example(number, to_dict(example))
+        return True
+
+    def _index_block(self, block, offset, first, count):
+        every = self.line_index.every
+        wanted = first + (1 - first) % every  # the first indexed line in the block
+        line, position = first, 0
+        while wanted < first + count:
+            for _ in range(wanted - line):
+                position = block.index(b"\n", position) + 1
+            line = wanted
+            self.line_index.offsets.append(offset + position)
+            wanted += every
+
+    def read_line(self, line, length, offset):
+        """Check one physical line: `line` without its newline (only its start if
+        it is too long), `length` its full length, `offset` where it starts."""
         # A BOM starts files that Windows tools write, and lines of files joined with
-        # `cat`; it is not content. Alone it is not a line either.
-        if raw.startswith(BOM):
-            raw = raw[len(BOM) :]
-            length -= len(BOM)
-            if not raw:
+        # `cat`; it is not content. Alone at the end of the file it is not a line.
+        if line.startswith(BOM):
+            line = line[len(BOM) :]
+            if not line and length == len(BOM):
                 return
 
         self.line_count += 1
+        if self.line_index is not None:
+            self.line_index.add(self.line_count, offset)
         if self.stopped:
             return
 
-        line = raw[:-1] if raw.endswith(b"\n") else raw
         if line.endswith(b"\r"):
             line = line[:-1]
         if not line.strip():
@@ -244,16 +473,22 @@ class _Validation:
         if self.example_count > self.max_examples:
             return
 
-        self._check_line(self.line_count, line, length > len(raw))
+        self._check_line(self.line_count, line, length > MAX_LINE_BYTES)
 
     def _check_line(self, number, line, too_long):
-        first = self.example_count == 1
+        first = self.example_count == 1 and self.diagnose_first
         if first and self._is_not_jsonl(number, line):
             self._stop()
             return
 
         if too_long:
             self._record(number, [_line_too_long()], [])
+            return
+
+        typed = decode_line(line)
+        facts = facts_of(typed) if typed is not None else None
+        if facts is not None:
+            self._accept_typed(number, facts, typed)
             return
 
         text = self._decode(number, line)
@@ -267,7 +502,7 @@ class _Validation:
         errors, warnings = check_example(example)
         self._record(number, errors, warnings)
         if not errors:
-            self._accept(number, line, example)
+            self._accept(number, facts_of_dict(example), example)
 
     def _stop(self):
         # The file holds no examples in the sense of this format, so none are counted
@@ -337,24 +572,34 @@ class _Validation:
         if errors:
             self.invalid_lines += 1
 
-    def _accept(self, number, line, example):
-        # Exporters write equal examples with equal bytes, so the stripped line stands
-        # for the example: hashing it is much cheaper than re-serialising the object.
-        digest = hashlib.blake2b(line.strip(), digest_size=8).digest()
-        original = self.first_lines.add(int.from_bytes(digest, "little"), number)
-        if original is not None:
-            self.statistics.duplicates += 1
-            self.warnings.add(
-                number,
-                "",
-                "duplicate_example",
-                f"This example is an exact duplicate of line {original}; duplicates "
-                "give that pair more weight in training.",
-            )
+    def _accept_typed(self, number, facts, typed):
+        # check_example words this warning on the detailed path.
+        if facts[IDENTICAL]:
+            self.warnings.add(number, *_identical_outputs_warning())
+        self._accept(number, facts, typed)
 
-        self.statistics.add(example)
+    def _accept(self, number, facts, example):
+        self._remember(number, facts[KEY])
+        self.statistics.add(facts)
         if self.on_example is not None:
+            if not isinstance(example, dict):
+                example = to_dict(example)
             self.on_example(number, example)
+
+    def _remember(self, number, key):
+        """Note the example's key; warn if an earlier line had the same example."""
+        original = self.first_lines.add(key, number)
+        if original is not None:
+            self._duplicate(number, original)
+
+    def _duplicate(self, number, original):
+        self.statistics.duplicates += 1
+        if self.warnings.is_full():
+            # Only counted from here on: do not spend time wording it.
+            self.warnings.count("duplicate_example")
+            return
+        self.duplicate_originals[number] = original
+        self.warnings.add(number, "", "duplicate_example", duplicate_message(original))
 
     def finish(self, declared_count):
         """Add the file-level errors: no examples, too few or many, a wrong count."""
@@ -418,6 +663,13 @@ class _Validation:
         )
 
 
+def duplicate_message(original):
+    return (
+        f"This example is an exact duplicate of line {original}; duplicates give "
+        "that pair more weight in training."
+    )
+
+
 _UNPARSED = object()
 
 
@@ -432,6 +684,13 @@ class _Tally:
         self.by_code = {}
         self.for_file = []
         self.kept = []
+
+    def is_full(self):
+        return len(self.kept) >= KEPT_IN_FULL
+
+    def count(self, code):
+        self.total += 1
+        self.by_code[code] = self.by_code.get(code, 0) + 1
 
     def add(self, line, path, code, message):
         self.total += 1
@@ -469,22 +728,43 @@ class _FirstLines:
     def add(self, digest, line):
         """Remember `digest` at `line`; return the earlier line if it was seen."""
         digest = digest or 1
-        mask = len(self.digests) - 1
+        digests = self.digests
+        mask = len(digests) - 1
         slot = digest & mask
-        while True:
-            found = self.digests[slot]
+        found = digests[slot]
+        while found:
             if found == digest:
                 return self.lines[slot]
-            if found == 0:
-                break
             slot = (slot + 1) & mask
+            found = digests[slot]
 
-        self.digests[slot] = digest
+        digests[slot] = digest
         self.lines[slot] = line
         self.used += 1
-        if self.used * 4 > len(self.digests) * 3:
+        if self.used * 4 > len(digests) * 3:
             self._grow()
         return None
+
+    def find(self, digest):
+        """The line remembered for `digest` (as add() stored it), or None."""
+        digests = self.digests
+        mask = len(digests) - 1
+        slot = digest & mask
+        found = digests[slot]
+        while found:
+            if found == digest:
+                return self.lines[slot]
+            slot = (slot + 1) & mask
+            found = digests[slot]
+        return None
+
+    def entries(self):
+        """(digest, line) of every remembered example, in no particular order."""
+        return (
+            (digest, line)
+            for digest, line in zip(self.digests, self.lines, strict=True)
+            if digest
+        )
 
     def _grow(self):
         digests, lines = self.digests, self.lines
@@ -515,6 +795,12 @@ class _Range:
             self.low = value
         if value > self.high:
             self.high = value
+
+    def add_many(self, values):
+        self.count += len(values)
+        self.total += sum(values)
+        self.low = min(self.low, min(values))
+        self.high = max(self.high, max(values))
 
     def summary(self):
         if not self.count:
@@ -550,6 +836,23 @@ class _Reservoir:
         if self.seen == self.next_taken:
             self.items[self.random.randrange(self.size)] = item
             self._plan_next()
+
+    def add_many(self, items):
+        """add() for each item, touching only those the sample takes."""
+        position = 0
+        while position < len(items) and self.seen < self.size:
+            self.add(items[position])
+            position += 1
+        while position < len(items):
+            # Skip straight to the next item taken (seen counts items added).
+            jump = self.next_taken - self.seen - 1
+            if position + jump >= len(items):
+                self.seen += len(items) - position
+                return
+            position += jump
+            self.seen += jump
+            self.add(items[position])
+            position += 1
 
     def _plan_next(self):
         self.weight *= math.exp(math.log(self._uniform()) / self.size)
@@ -587,30 +890,34 @@ class _Statistics:
         self.identical_pairs = 0
         self.duplicates = 0
 
-    def add(self, example):
-        """Count one example that passed check_example (so its shape is known)."""
-        messages = example["input"]["messages"]
-        preferred = example["preferred_output"][0]["content"]
-        non_preferred = example["non_preferred_output"][0]["content"]
-        lengths = (
-            sum(len(message["content"]) for message in messages),
-            len(preferred),
-            len(non_preferred),
-        )
+    def add(self, facts):
+        """Count one valid example from its facts (see fast_check.facts_of)."""
+        _, prompt, preferred, non_preferred, turns, system, tools, identical = facts
+        lengths = (prompt, preferred, non_preferred)
 
         self.examples += 1
         for name, length in zip(self.LENGTHS, lengths, strict=True):
             self.ranges[name].add(length)
         self.sample.add(lengths)
-        self.turns.add(len(messages))
+        self.turns.add(turns)
+        self.with_system += system
+        self.with_tools += tools
+        self.identical_pairs += identical
 
-        if messages[0]["role"] == "system":
-            self.with_system += 1
-        # An empty tools list offers the model no tools, so it does not count.
-        if example["input"].get("tools"):
-            self.with_tools += 1
-        if _same_answer(preferred, non_preferred):
-            self.identical_pairs += 1
+    def add_block(self, facts):
+        """add() for a non-empty list of facts at once; returns the identical pairs."""
+        columns = list(zip(*facts, strict=True))
+        _, prompt, preferred, non_preferred, turns, system, tools, identical = columns
+
+        self.examples += len(facts)
+        for name, column in zip(self.LENGTHS, columns[1:4], strict=True):
+            self.ranges[name].add_many(column)
+        self.sample.add_many(list(zip(prompt, preferred, non_preferred, strict=True)))
+        self.turns.add_many(turns)
+        self.with_system += sum(system)
+        self.with_tools += sum(tools)
+        self.identical_pairs += sum(identical)
+        return sum(identical)
 
     def summary(self):
         result = {

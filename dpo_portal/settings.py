@@ -135,6 +135,9 @@ DPO_API_UPLOAD_MAX_BYTES = env_int("DPO_API_UPLOAD_MAX_BYTES", 5 * 1024**3)
 DPO_UPLOAD_EXPIRES_HOURS = env_int("DPO_UPLOAD_EXPIRES_HOURS", 24)
 DPO_MIN_EXAMPLES = env_int("DPO_MIN_EXAMPLES", 3)
 DPO_MAX_EXAMPLES = env_int("DPO_MAX_EXAMPLES", 3_000_000)
+# Processes that validate one large file together (each takes a part of it); more
+# than 1 pays only where cores are idle, as on a dedicated worker host.
+DPO_VALIDATION_WORKERS = env_int("DPO_VALIDATION_WORKERS", 1)
 
 # Models. The default base model is prepared into the data folder by
 # `manage.py prepare_base_model`.

@@ -1,4 +1,5 @@
 import base64
+import hashlib
 import json
 
 from datasets_app.services import create_dataset
@@ -32,22 +33,29 @@ def tus_metadata(**values):
     )
 
 
-def tus_create(client, dataset_id, length, file_name="prefs.jsonl"):
+def tus_create(client, dataset_id, length, file_name="prefs.jsonl", **metadata):
     return client.post(
         "/uploads/",
         headers={
             "Tus-Resumable": "1.0.0",
             "Upload-Length": str(length),
-            "Upload-Metadata": tus_metadata(filename=file_name, dataset=dataset_id),
+            "Upload-Metadata": tus_metadata(
+                filename=file_name, dataset=dataset_id, **metadata
+            ),
         },
     )
 
 
-def tus_patch(client, location, offset, data):
+def tus_patch(client, location, offset, data, **headers):
     return client.generic(
         "PATCH",
         location,
         data=data,
         content_type="application/offset+octet-stream",
-        headers={"Tus-Resumable": "1.0.0", "Upload-Offset": str(offset)},
+        headers={"Tus-Resumable": "1.0.0", "Upload-Offset": str(offset), **headers},
     )
+
+
+def tus_checksum(algorithm, data):
+    digest = hashlib.new(algorithm, data).digest()
+    return f"{algorithm} {base64.b64encode(digest).decode()}"

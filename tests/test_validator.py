@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from datasets_app import validation
+from datasets_app import validation, validation_parallel
 from datasets_app.validation import check_example, validate_file
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -989,3 +989,210 @@ def test_the_command_exits_2_for_a_file_it_cannot_read(tmp_path):
     assert result.returncode == 2
     assert "No such file" in result.stderr
     assert json.loads(result.stdout)["valid"] is False
+
+
+# The fast path (typed decoding of whole blocks) and the line-by-line checks.
+
+
+def mixed_lines():
+    """Valid lines, with blank lines, extra keys, a BOM, CRLF and errors between."""
+    lines = good_lines(40)
+    lines[3] = b""
+    lines[7] = line_of({**make_example(prompt="Extra?"), "id": 7})
+    lines[11] = b"\xef\xbb\xbf" + line_of(make_example(prompt="Joined?"))
+    lines[15] = b"not json"
+    lines[19] = line_of(make_example(prompt="Question 1?"))
+    lines[23] = line_of(make_example(preferred="Same.", rejected="Same."))
+    lines[27] = line_of(make_example(prompt="Carriage?")) + b"\r"
+    lines[31] = b"   "
+    return lines
+
+
+def test_its_report_does_not_depend_on_how_the_file_is_cut_into_blocks(
+    tmp_path, monkeypatch
+):
+    path = write(tmp_path, mixed_lines())
+    whole = validate_file(path).to_dict()
+
+    monkeypatch.setattr(validation, "BLOCK_BYTES", 97)
+    cut = validate_file(path).to_dict()
+
+    assert cut == whole
+    assert whole["error_count"] == 1
+    assert whole["warnings_by_code"] == {
+        "unknown_key": 1,
+        "duplicate_example": 1,
+        "identical_outputs": 1,
+    }
+    assert whole["blank_lines"] == 2
+
+
+def test_it_indexes_every_kth_line_at_its_byte_offset(tmp_path, monkeypatch):
+    monkeypatch.setattr(validation, "BLOCK_BYTES", 300)
+    path = write(tmp_path, mixed_lines())
+    index = validation.LineIndex(every=3)
+
+    validate_file(path, line_index=index)
+
+    content = path.read_bytes()
+    starts = [0] + [n + 1 for n, byte in enumerate(content) if byte == ord("\n")]
+    assert list(index.offsets) == starts[0:40:3]
+
+
+def test_its_line_index_survives_saving_and_loading(tmp_path):
+    index = validation.LineIndex(every=7)
+    index.offsets.extend([0, 120, 99_000_000_000])
+    index.save(tmp_path / "lines")
+
+    loaded = validation.LineIndex.load(tmp_path / "lines")
+
+    assert loaded.every == 7
+    assert list(loaded.offsets) == [0, 120, 99_000_000_000]
+    assert loaded.start_of(16) == (15, 99_000_000_000)
+
+
+def test_it_rejects_tools_given_as_null(tmp_path):
+    bad = make_example()
+    bad["input"]["tools"] = None
+
+    report = validate_lines(tmp_path, with_bad_line(bad))
+
+    assert only_error(report)["path"] == "input.tools"
+
+
+def test_it_counts_a_copy_with_extra_keys_as_a_duplicate(tmp_path):
+    lines = good_lines(3) + [line_of({**make_example(prompt="Question 0?"), "id": 9})]
+
+    report = validate_lines(tmp_path, lines)
+
+    assert report["warnings_by_code"]["duplicate_example"] == 1
+    assert "duplicate of line 1" in report["warnings"][-1]["message"]
+
+
+def test_it_does_not_count_a_pair_with_another_rejected_answer_as_a_duplicate(
+    tmp_path,
+):
+    lines = good_lines(3) + [line_of(make_example(prompt="Question 0?", rejected="No"))]
+
+    report = validate_lines(tmp_path, lines)
+
+    assert "duplicate_example" not in report["warnings_by_code"]
+
+
+def test_it_reports_a_long_line_that_spans_several_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr(validation, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(validation, "MAX_LINE_BYTES", 512)
+    lines = with_bad_line(line_of(make_example(prompt="x" * 2000)), position=2)
+
+    report = validate_lines(tmp_path, lines)
+
+    assert only_error(report)["code"] == "line_too_long"
+    assert only_error(report)["line"] == 3
+    assert report["example_count"] == 4
+
+
+def test_its_sample_taken_in_blocks_is_the_one_taken_item_by_item():
+    one_by_one = validation._Reservoir(100, seed=3)
+    in_blocks = validation._Reservoir(100, seed=3)
+    for value in range(50_000):
+        one_by_one.add(value)
+    for start in range(0, 50_000, 777):
+        in_blocks.add_many(list(range(start, min(start + 777, 50_000))))
+
+    assert in_blocks.items == one_by_one.items
+    assert in_blocks.seen == one_by_one.seen == 50_000
+
+
+def test_it_takes_a_known_sha256_instead_of_hashing_the_file_again(
+    tmp_path, monkeypatch
+):
+    def hash_again(path):
+        raise AssertionError("the file was hashed again")
+
+    monkeypatch.setattr(validation, "_sha256_of", hash_again)
+
+    report = validate_file(write(tmp_path, good_lines()), sha256="ab" * 32)
+
+    assert report.sha256 == "ab" * 32
+
+
+# Validating one file in several processes.
+
+
+@pytest.fixture
+def in_parallel(monkeypatch):
+    monkeypatch.setattr(validation, "PARALLEL_MIN_BYTES", 0)
+
+
+def repeated_mixed_lines():
+    """mixed_lines() four times over: duplicates in every part of the file."""
+    lines = []
+    for copy in range(4):
+        lines += mixed_lines()
+        lines.append(line_of(make_example(prompt=f"Only in copy {copy}?")))
+    return lines
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_several_processes_give_the_report_one_process_gives(
+    tmp_path, in_parallel, workers, monkeypatch
+):
+    path = write(tmp_path, repeated_mixed_lines())
+    alone_index, parts_index = validation.LineIndex(7), validation.LineIndex(7)
+    merges = []
+    merge = validation_parallel._merge
+    monkeypatch.setattr(
+        validation_parallel,
+        "_merge",
+        lambda *parts, **options: merges.append(merge(*parts, **options)),
+    )
+
+    alone = validate_file(path, line_index=alone_index).to_dict()
+    parts = validate_file(path, line_index=parts_index, workers=workers).to_dict()
+
+    assert len(merges) == workers - 1
+    assert parts == alone
+    assert list(parts_index.offsets) == list(alone_index.offsets)
+    assert alone["warnings_by_code"]["duplicate_example"] > 40
+
+
+def test_several_processes_name_the_first_line_of_a_duplicate(tmp_path, in_parallel):
+    lines = good_lines(3) + [line_of(make_example(prompt=f"Q{n}?")) for n in range(40)]
+    lines += [lines[0], lines[0]]
+    path = write(tmp_path, lines)
+
+    report = validate_file(path, workers=2).to_dict()
+
+    duplicates = [w for w in report["warnings"] if w["code"] == "duplicate_example"]
+    assert [w["line"] for w in duplicates] == [44, 45]
+    assert all("duplicate of line 1;" in w["message"] for w in duplicates)
+
+
+def test_several_processes_diagnose_a_file_whose_first_part_is_blank(
+    tmp_path, in_parallel
+):
+    lines = [b""] * 2000 + [b'[{"input": 1},'] + good_lines(3)
+
+    parts = validate_file(write(tmp_path, lines), workers=2).to_dict()
+
+    assert only_error(parts)["code"] == "json_array"
+    assert only_error(parts)["line"] == 2001
+    assert parts["line_count"] == 2004
+
+
+def test_several_processes_report_a_file_that_is_not_jsonl_once(tmp_path, in_parallel):
+    lines = [b"["] + [line_of(make_example()) + b","] * 30 + [b"]"]
+    path = write(tmp_path, lines)
+
+    assert validate_file(path, workers=2).to_dict() == validate_file(path).to_dict()
+
+
+def test_several_processes_send_progress_and_end_at_the_whole_size(
+    tmp_path, in_parallel
+):
+    path = write(tmp_path, repeated_mixed_lines())
+    calls = []
+
+    validate_file(path, workers=2, progress=lambda done, total: calls.append(done))
+
+    assert calls[-1] == path.stat().st_size

@@ -1,15 +1,16 @@
 // The wizard's resumable upload: a small tus 1.0 client.
-// Chunks of a few MiB; network errors and 5xx are retried with backoff, resuming
-// from the offset the server reports; the upload URL is kept in localStorage so
-// a reloaded page finds its upload again.
+// Chunks of a few MiB, each with its SHA-256 in Upload-Checksum where the browser
+// can hash (secure contexts); network errors, 5xx and checksum mismatches are
+// retried with backoff, resuming from the offset the server reports; the upload
+// URL is kept in localStorage so a reloaded page finds its upload again.
 (function () {
   "use strict";
 
-  const CHUNK_BYTES = 4 * 1024 * 1024;
   const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
   const box = document.getElementById("uploader");
   if (!box) return;
 
+  const CHUNK_BYTES = Number(box.dataset.chunkBytes) || 4 * 1024 * 1024;
   const input = box.querySelector("#file");
   const startButton = box.querySelector("#start");
   const cancelButton = box.querySelector("#cancel");
@@ -20,6 +21,10 @@
   const maxBytes = Number(box.dataset.maxBytes);
   let cancelled = false;
   let uploadUrl = null;
+  let inFlight = null;
+
+  class Fatal extends Error {}
+  class Retry extends Error {}
 
   function storageKey(file) {
     return `tus:${box.dataset.dataset}:${file.name}:${file.size}:${file.lastModified}`;
@@ -59,10 +64,12 @@
         "Upload-Metadata": `filename ${b64(file.name)},dataset ${b64(box.dataset.dataset)}`,
       }),
     });
+    if (response.status >= 500) throw new Retry(`POST answered ${response.status}`);
     if (response.status !== 201) throw new Fatal(await messageOf(response));
     return response.headers.get("Location");
   }
 
+  // The server's offset; null when the upload is gone (terminated or expired).
   async function serverOffset(url) {
     const response = await fetch(url, {
       method: "HEAD",
@@ -71,26 +78,40 @@
       cache: "no-store",
     });
     if (response.status === 404 || response.status === 410) return null;
-    if (!response.ok) throw new Error(`HEAD answered ${response.status}`);
+    if (!response.ok) throw new Retry(`HEAD answered ${response.status}`);
     return Number(response.headers.get("Upload-Offset"));
   }
 
-  class Fatal extends Error {}
+  async function checksumOf(chunk) {
+    if (!(window.crypto && crypto.subtle)) return null;
+    const digest = await crypto.subtle.digest("SHA-256", await chunk.arrayBuffer());
+    return "sha256 " + btoa(String.fromCharCode(...new Uint8Array(digest)));
+  }
 
   async function sendChunk(url, file, offset) {
     const chunk = file.slice(offset, Math.min(offset + CHUNK_BYTES, file.size));
+    const headers = {
+      "Upload-Offset": String(offset),
+      "Content-Type": "application/offset+octet-stream",
+    };
+    const checksum = await checksumOf(chunk);
+    if (checksum) headers["Upload-Checksum"] = checksum;
+    inFlight = new AbortController();
     const response = await fetch(url, {
       method: "PATCH",
       credentials: "same-origin",
-      headers: tusHeaders({
-        "Upload-Offset": String(offset),
-        "Content-Type": "application/offset+octet-stream",
-      }),
+      headers: tusHeaders(headers),
       body: chunk,
+      signal: inFlight.signal,
     });
     if (response.status === 204) return Number(response.headers.get("Upload-Offset"));
-    if (response.status === 409) return serverOffset(url);
-    if (response.status >= 500) throw new Error(`PATCH answered ${response.status}`);
+    if (response.status === 409 && response.headers.get("Upload-Offset") !== null) {
+      return serverOffset(url);
+    }
+    if (response.status === 404 || response.status === 410) return null;
+    if (response.status >= 500 || response.status === 460 || response.status === 409) {
+      throw new Retry(`PATCH answered ${response.status}`);
+    }
     throw new Fatal(await messageOf(response));
   }
 
@@ -109,36 +130,55 @@
     return new Promise((resolve) => setTimeout(resolve, ms));
   }
 
+  async function withRetries(step) {
+    for (let failures = 0; ; failures += 1) {
+      try {
+        return await step();
+      } catch (error) {
+        if (error instanceof Fatal || cancelled) throw error;
+        const delay = RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)];
+        statusLine.textContent =
+          `Connection problem (${error.message}); retrying in ${delay / 1000} s…`;
+        await sleep(delay);
+      }
+    }
+  }
+
   async function upload(file) {
     const key = storageKey(file);
     uploadUrl = localStorage.getItem(key);
-    let offset = uploadUrl ? await serverOffset(uploadUrl).catch(() => null) : null;
+    let offset = uploadUrl ? await withRetries(() => serverOffset(uploadUrl)) : null;
     if (offset === null) {
-      uploadUrl = await create(file);
+      uploadUrl = await withRetries(() => create(file));
       localStorage.setItem(key, uploadUrl);
       offset = 0;
     } else {
       statusLine.textContent = `Resuming at ${(offset / 1e6).toFixed(1)} MB.`;
+      box.dataset.resumedAt = String(offset);
     }
 
     const startedAt = performance.now();
     const startOffset = offset;
-    let failures = 0;
     while (offset < file.size && !cancelled) {
-      try {
-        const next = await sendChunk(uploadUrl, file, offset);
-        if (next === null) throw new Fatal("The upload expired on the server; start again.");
-        offset = next;
-        failures = 0;
-        report(offset, file.size, startedAt, startOffset);
-      } catch (error) {
-        if (error instanceof Fatal) throw error;
-        const delay = RETRY_DELAYS_MS[Math.min(failures, RETRY_DELAYS_MS.length - 1)];
-        failures += 1;
-        statusLine.textContent = `Connection problem (${error.message}); retrying in ${delay / 1000} s…`;
-        await sleep(delay);
-        offset = (await serverOffset(uploadUrl).catch(() => offset)) ?? offset;
+      const at = offset;
+      const next = await withRetries(async () => {
+        try {
+          return await sendChunk(uploadUrl, file, at);
+        } catch (error) {
+          // After a failure the server may hold more (or fewer) bytes than we think.
+          if (error instanceof Retry || error instanceof TypeError) {
+            const known = await serverOffset(uploadUrl).catch(() => at);
+            if (known !== at) return known;
+          }
+          throw error;
+        }
+      });
+      if (next === null) {
+        localStorage.removeItem(key);
+        throw new Fatal("The upload expired or was cancelled on the server; start again.");
       }
+      offset = next;
+      report(offset, file.size, startedAt, startOffset);
     }
     if (!cancelled) localStorage.removeItem(key);
   }
@@ -172,6 +212,7 @@
         window.location.href = box.dataset.doneUrl;
       }
     } catch (error) {
+      if (cancelled) return;
       showError(error.message);
       startButton.disabled = false;
       input.disabled = false;
@@ -182,6 +223,7 @@
   cancelButton.addEventListener("click", async () => {
     cancelled = true;
     cancelButton.hidden = true;
+    if (inFlight) inFlight.abort();
     if (uploadUrl) {
       await fetch(uploadUrl, { method: "DELETE", credentials: "same-origin", headers: tusHeaders() });
       const file = input.files[0];

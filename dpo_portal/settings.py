@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "dpo_portal",
     "datasets_app",
     "jobs_app",
+    "models_app",
 ]
 
 MIDDLEWARE = [
@@ -125,6 +126,8 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     # A training run lasts as long as it lasts: -1 means no RQ timeout at all.
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1},
+    # A serving process runs until its last deployment ends: no RQ timeout.
+    "inference": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1},
 }
 RQ_SHOW_ADMIN_LINK = True  # the queues appear in the admin under "Django RQ"
 
@@ -155,3 +158,7 @@ LOGGING = {
     },
 }
 DPO_BASE_MODELS_DIR = env_str("DPO_BASE_MODELS_DIR", str(DATA_DIR / "base_models"))
+
+# Serving deployed models (models_app).
+DPO_INFERENCE_TIMEOUT = env_int("DPO_INFERENCE_TIMEOUT", 120)
+DPO_INFERENCE_MAX_TOKENS = env_int("DPO_INFERENCE_MAX_TOKENS", 2048)

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from dpo_portal.accounts import personal_account
 from dpo_portal.local_redis import start_local_redis
 
-QUEUES = ["default", "training"]
+QUEUES = ["default", "training", "inference"]
 
 
 class Command(BaseCommand):

@@ -129,6 +129,18 @@ class PreferenceCheck(ModelTask):
     def __str__(self):
         return f"preference check of {self.model.model_id} on {self.dataset.dataset_id}"
 
+    @property
+    def tuned_percent(self):
+        return 100 * (self.result or {}).get("tuned_accuracy", 0)
+
+    @property
+    def base_percent(self):
+        return 100 * (self.result or {}).get("base_accuracy", 0)
+
+    @property
+    def mean_margin(self):
+        return (self.result or {}).get("rewards/margins")
+
 
 class MergedExport(ModelTask):
     """Full weights with the adapter merged in, packaged as a zip for download."""

@@ -118,7 +118,6 @@ class Server:
                 continue
 
             self.sync(wanted)
-            self.beat()
             popped = self.conn.blpop(
                 [inference.requests_key(self.base.pk)], timeout=POLL_SECONDS
             )
@@ -143,6 +142,7 @@ class Server:
             self.engine.drop_adapter(name)
             log.info("%s: dropped adapter %s", self.base.name, name)
 
+        loaded = []
         for deployment in wanted:
             name = inference.adapter_name(deployment.model)
             if name in names and name not in self.engine.adapters:
@@ -153,6 +153,11 @@ class Server:
                     self.fail(deployment, failure_reason(exc))
                     continue
                 log.info("%s: loaded adapter %s", self.base.name, name)
+            loaded.append(deployment)
+
+        # The status names the adapters before any of them is called READY.
+        self.beat()
+        for deployment in loaded:
             self.mark_ready(deployment)
 
     def mark_ready(self, deployment):

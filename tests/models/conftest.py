@@ -149,7 +149,7 @@ class InferenceWorker:
         )
         self.wait_until_serving_ends()
         self.process.terminate()
-        if self.wait_for_exit(10) is None:
+        if self.wait_for_exit(3) is None:
             self.process.kill()
             self.process.wait()
 

@@ -165,7 +165,9 @@ def playground_chat(request, model_id):
     model, account = _model(request, model_id)
     deployment = services.active_deployment(account, model)
     if deployment is None or deployment.state != Deployment.READY:
-        return JsonResponse({"error": f"{model.name} is not deployed and READY."}, 409)
+        return JsonResponse(
+            {"error": f"{model.name} is not deployed and READY."}, status=409
+        )
 
     try:
         body = json.loads(request.body)

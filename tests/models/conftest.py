@@ -192,3 +192,19 @@ def web_server(django_db_setup, django_db_blocker, test_redis):
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def ready_dataset(user, dataset_id="prefs", count=8):
+    """A READY dataset with `count` valid examples (validation itself is tested
+    elsewhere)."""
+    from datasets_app.models import Dataset
+    from tests.helpers import jsonl_bytes, new_dataset
+
+    dataset = new_dataset(user, dataset_id)
+    dataset.folder.mkdir(parents=True, exist_ok=True)
+    dataset.file_path.write_bytes(jsonl_bytes(count))
+    Dataset.objects.filter(pk=dataset.pk).update(
+        state=Dataset.STATE_READY, example_count=count
+    )
+    dataset.refresh_from_db()
+    return dataset

@@ -70,6 +70,8 @@
         text += event.text;
         answer.textContent = text;
       } else if (event.type === "end") {
+        answer.textContent = text;
+        answer.classList.toggle("empty-answer", !text);
         const rate = event.completion_tokens / Math.max(event.seconds, 1e-6);
         column.speed.textContent =
           `${event.completion_tokens} tokens · ${rate.toFixed(1)} tokens/s · ${event.finish_reason}`;

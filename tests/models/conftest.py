@@ -180,6 +180,7 @@ def web_server(django_db_setup, django_db_blocker, test_redis):
         env = worker_env("tests.stand_in_settings")
     command = [sys.executable, "-m", "gunicorn", "dpo_portal.wsgi:application"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"]
+    command += ["--no-control-socket"]
     process = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env)
 
     def answers():

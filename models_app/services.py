@@ -29,7 +29,9 @@ def deploy(account, model, user=None):
 
 
 def start_serving(base):
-    """Make sure a serving process for `base` runs or is queued, and wake it."""
+    """Make sure a serving process for `base` runs or is queued, and wake it.
+
+    Safe to call again: a running or queued server is not queued twice."""
     inference.ensure_server(base)
     inference.nudge(base)
 

@@ -81,6 +81,11 @@ def model_detail(request, model_id):
 
 def _deployment_context(model, account):
     deployment = services.active_deployment(account, model)
+    if deployment and not inference.is_serving(deployment.base):
+        # The serving process is gone (worker restarted, Redis flushed) or not
+        # started yet: make sure one is queued; it picks up every active
+        # deployment on the base.
+        services.start_serving(deployment.base)
     last = (
         deployment
         or Deployment.objects.filter(account=account, model=model)
@@ -106,11 +111,6 @@ def deployment_status(request, model_id):
     """The deployment card, polled by htmx while the model is deploying."""
     model, account = _model(request, model_id)
     context = {"model": model, **_deployment_context(model, account)}
-    deployment = context["deployment"]
-    if deployment and not inference.is_serving(deployment.base):
-        # The serving process is gone (worker restarted, Redis flushed): start
-        # another; it picks up every active deployment on the base.
-        services.start_serving(deployment.base)
     return render(request, "models/_deployment.html", context)
 
 

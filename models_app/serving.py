@@ -109,12 +109,12 @@ class Server:
             close_old_connections()
             wanted = self.wanted()
             if not wanted:
-                # A deployment made while we were leaving finds no server key
-                # and enqueues a new server; one made just before it is seen here.
+                # A deployment made after the release finds no server key and
+                # queues a new server; one made just before it is seen here, and
+                # we stay unless a new server took over in between.
                 self.release()
-                if not self.wanted():
+                if not self.wanted() or not self.claim():
                     return
-                self.claim()
                 continue
 
             self.sync(wanted)

@@ -86,6 +86,17 @@ def wait_for(predicate, what, seconds=WAIT_SECONDS, log=None):
     raise AssertionError(f"gave up waiting for {what} after {seconds} s{details}")
 
 
+def wait_until_done(task, worker):
+    """Wait for a PreferenceCheck or MergedExport to end; returns it refreshed."""
+
+    def ended():
+        task.refresh_from_db()
+        return not task.is_active
+
+    wait_for(ended, str(task), log=worker.log)
+    return task
+
+
 def wait_until_ready(deployment):
     def settled():
         deployment.refresh_from_db()
@@ -95,16 +106,20 @@ def wait_until_ready(deployment):
     assert deployment.state == Deployment.READY, deployment.failure_reason
 
 
-class InferenceWorker:
-    """A real `rqworker --burst inference` process: it runs the serving job and
-    exits once the serving job returns (no deployment left)."""
+class BackgroundWorker:
+    """A real `rqworker` process on the test's queues, running until the test ends.
+
+    Not `--burst`: a burst worker sometimes spends up to a minute in RQ's pub/sub
+    shutdown after its last job (rq/rq#1613), so tests wait for their jobs'
+    results instead and stop the worker at the end.
+    """
 
     def __init__(self, log_path):
         self.process = None
         self.log_path = log_path
 
-    def start(self):
-        command = [sys.executable, "manage.py", "rqworker", "--burst", "inference"]
+    def start(self, *queues):
+        command = [sys.executable, "manage.py", "rqworker", *(queues or ["inference"])]
         with open(self.log_path, "w") as log:
             self.process = subprocess.Popen(
                 command,
@@ -118,9 +133,9 @@ class InferenceWorker:
     def log(self):
         return self.log_path.read_text()[-4000:]
 
-    def wait_until_serving_ends(self):
+    def wait_until_serving_ends(self, seconds=WAIT_SECONDS):
         """Wait for the serving job to return; its work horse exits with it, which
-        gives its memory back. (The worker process itself quits after that.)"""
+        gives its memory back."""
         from rq.registry import FinishedJobRegistry, StartedJobRegistry
 
         connection = django_rq.get_connection("inference")
@@ -129,34 +144,37 @@ class InferenceWorker:
         wait_for(
             lambda: finished.count >= 1 and started.count == 0,
             "the serving job to return",
+            seconds,
+            log=self.log,
         )
-
-    def wait_for_exit(self, seconds=60):
-        try:
-            self.process.wait(timeout=seconds)
-        except subprocess.TimeoutExpired:
-            return None
-        return self.process.returncode
 
     def stop(self):
         if self.process is None or self.process.poll() is not None:
             return
-        # Ending every deployment lets the serving job return on its own; then
-        # the worker is told to stop (a burst worker sometimes lingers in RQ's
-        # pub/sub shutdown after its last job).
+        # Ending every deployment lets a serving job return on its own.
         Deployment.objects.filter(state__in=Deployment.ACTIVE).update(
             state=Deployment.UNDEPLOYED
         )
-        self.wait_until_serving_ends()
+        # The test waited for its jobs' results; a worker lingering in its
+        # shutdown after that is killed.
         self.process.terminate()
-        if self.wait_for_exit(3) is None:
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
 
 
 @pytest.fixture
 def inference_worker(redis_queues, tmp_path):
-    worker = InferenceWorker(tmp_path / "inference-worker.log")
+    worker = BackgroundWorker(tmp_path / "inference-worker.log")
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def background_worker(redis_queues, tmp_path):
+    worker = BackgroundWorker(tmp_path / "worker.log")
     yield worker
     worker.stop()
 

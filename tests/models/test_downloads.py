@@ -7,6 +7,7 @@ import zipfile
 import pytest
 
 from models_app.models import MergedExport
+from tests.models.conftest import wait_until_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -70,13 +71,13 @@ def test_the_adapter_zip_holds_the_weights_config_and_tokenizer_and_loads(
 
 
 def test_merged_weights_are_made_in_a_worker_and_load_without_peft(
-    owner_client, tiny_adapter, run_worker, tmp_path
+    owner_client, tiny_adapter, background_worker, tmp_path
 ):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     owner_client.post("/models/tiny-tuned/merged/")
-    run_worker(["default"])
-    export = MergedExport.objects.get()
+    background_worker.start("default")
+    export = wait_until_done(MergedExport.objects.get(), background_worker)
     assert export.state == MergedExport.COMPLETED, export.failure_reason
 
     response = owner_client.get(f"/models/tiny-tuned/merged/{export.pk}.zip")

@@ -184,3 +184,22 @@ def test_a_preference_check_refuses_a_dataset_that_is_not_ready(
 
     assert "only a READY dataset" in response.content.decode()
     assert not PreferenceCheck.objects.exists()
+
+
+def test_the_deploy_command_deploys_a_model_by_its_name(
+    tiny_adapter, redis_queues, django_capture_on_commit_callbacks
+):
+    from django.core.management import call_command
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("deploy_model", "accounts/owner/models/tiny-tuned")
+
+    assert Deployment.objects.get().state == Deployment.DEPLOYING
+    assert redis_queues.llen("rq:queue:inference") == 1
+
+
+def test_the_deploy_command_refuses_an_unknown_name(tiny_adapter):
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No model accounts/owner/models/nope"):
+        call_command("deploy_model", "accounts/owner/models/nope")

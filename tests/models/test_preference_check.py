@@ -4,13 +4,14 @@ import pytest
 
 from dpo_portal.accounts import personal_account
 from jobs_app import states
+from jobs_app.models import DpoJob
 from jobs_app.params import DpoParams
 from jobs_app.services import create_job
 from jobs_app.training.data import read_pairs
 from models_app import services
 from models_app.models import PreferenceCheck
 from models_app.preference import check_preferences
-from tests.models.conftest import ready_dataset
+from tests.models.conftest import ready_dataset, wait_for, wait_until_done
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,22 +29,22 @@ OVERFIT = DpoParams(
 
 
 def test_a_dpo_trained_adapter_prefers_the_preferred_answers_it_learnt(
-    owner, tiny_base, run_worker
+    owner, tiny_base, background_worker
 ):
     dataset = ready_dataset(owner)
     job = create_job(
         personal_account(owner), dataset, tiny_base, "learnt", OVERFIT, user=owner
     )
-    run_worker(["training"])
+    background_worker.start("training")
+    wait_for(lambda: DpoJob.objects.get(pk=job.pk).state in states.FINAL, "the job")
     job.refresh_from_db()
     assert job.state == states.COMPLETED, job.failure_reason
 
     check = services.start_preference_check(
         job.account, job.fine_tuned_model, dataset, user=owner
     )
-    run_worker(["training"])
 
-    check.refresh_from_db()
+    check = wait_until_done(check, background_worker)
     assert check.state == PreferenceCheck.COMPLETED, check.failure_reason
     assert check.result["examples"] == 8 and check.done == check.total == 8
     assert check.beta == OVERFIT.beta

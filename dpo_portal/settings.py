@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "dpo_portal",
     "datasets_app",
     "jobs_app",
+    "models_app",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +127,8 @@ RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     # A training run lasts as long as it lasts: -1 means no RQ timeout at all.
     "training": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1},
+    # A serving process runs until its last deployment ends: no RQ timeout.
+    "inference": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1},
 }
 RQ_SHOW_ADMIN_LINK = True  # the queues appear in the admin under "Django RQ"
 
@@ -181,3 +184,7 @@ if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_HSTS_PRELOAD = not DEBUG
+
+# Serving deployed models (models_app).
+DPO_INFERENCE_TIMEOUT = env_int("DPO_INFERENCE_TIMEOUT", 120)
+DPO_INFERENCE_MAX_TOKENS = env_int("DPO_INFERENCE_MAX_TOKENS", 2048)

@@ -14,6 +14,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasets/", include("datasets_app.urls")),
     path("uploads/", include("datasets_app.upload_urls")),
+    path("models/", include("models_app.urls")),
+    path("inference/", include("models_app.api_urls")),
     path("", include("jobs_app.urls")),
     path("admin/", admin.site.urls),
     path("v1/", include("dpo_portal.api.urls")),

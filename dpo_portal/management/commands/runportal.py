@@ -13,7 +13,7 @@ from dpo_portal.accounts import personal_account
 from dpo_portal.local_redis import start_local_redis
 from dpo_portal.processes import stop_process
 
-QUEUES = ["default", "training"]
+QUEUES = ["default", "training", "inference"]
 
 
 class Command(BaseCommand):

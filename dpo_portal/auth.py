@@ -5,13 +5,15 @@ A key-authenticated request carries no cookie a browser could send on its own, s
 is exempt from CSRF; requests signed in by the session cookie keep CSRF checks.
 """
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import JsonResponse
 
 from dpo_portal.api_keys import authenticate_key
 
-# Keys open the API and the upload endpoint only: a leaked key must not also open
-# the admin or the account pages, where a session and its password belong.
-KEY_PATHS = ("/v1/", "/uploads/")
+# Keys open the API, the upload and the serving endpoints only: a leaked key must
+# not also open the admin or the account pages, where a session belongs.
+KEY_PATHS = ("/v1/", "/uploads/", "/inference/")
+OWN_ERROR_SHAPE_PATHS = ("/inference/",)
 
 
 def unauthenticated(message):
@@ -41,6 +43,11 @@ class ApiKeyMiddleware:
                 "The Authorization header must be 'Bearer <API key>'."
             )
         record = authenticate_key(key.strip())
+        if record is None and request.path.startswith(OWN_ERROR_SHAPE_PATHS):
+            # The OpenAI-compatible endpoint answers in OpenAI's error shape, which
+            # its clients understand; it refuses an anonymous caller itself.
+            request.user = AnonymousUser()
+            return self.get_response(request)
         if record is None:
             return unauthenticated(
                 "This API key is not valid or was revoked; create one on the API "

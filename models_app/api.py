@@ -27,10 +27,16 @@ def api_error(status, message, kind, code=None, param=None):
     return JsonResponse(body, status=status)
 
 
+def _signed_in_by_key(request):
+    # Only an API key counts here, never the session cookie: that is what makes
+    # these views safe without CSRF tokens (see api_urls.py).
+    return getattr(request, "api_key", None) is not None
+
+
 def chat_completions(request):
     if request.method != "POST":
         return api_error(405, "Use POST.", "invalid_request_error")
-    if not request.user.is_authenticated:
+    if not _signed_in_by_key(request):
         return api_error(
             401,
             "Missing or invalid API key: send `Authorization: Bearer <key>`.",
@@ -200,7 +206,7 @@ def _usage(end):
 
 def list_models(request):
     """`GET /inference/v1/models`: the models the caller can chat with now."""
-    if not request.user.is_authenticated:
+    if not _signed_in_by_key(request):
         return api_error(
             401,
             "Missing or invalid API key.",

@@ -192,10 +192,10 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def web_server(django_db_setup, django_db_blocker, test_redis):
-    """gunicorn serving the portal, with the stand-in bearer-key middleware."""
+    """gunicorn serving the portal on the test database."""
     port = free_port()
     with django_db_blocker.unblock():
-        env = worker_env("tests.stand_in_settings")
+        env = worker_env("dpo_portal.test_settings")
     command = [sys.executable, "-m", "gunicorn", "dpo_portal.wsgi:application"]
     command += ["--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4"]
     command += ["--no-control-socket"]

@@ -1,8 +1,7 @@
 """The OpenAI-compatible endpoint, called with the official `openai` client over
 HTTP against a real gunicorn process and a real `inference` worker.
 
-The bearer keys are the stand-in's (tests/stand_in_auth.py) until the API-key
-middleware lands; the endpoint only relies on `request.user`.
+It authenticates with real API keys, through the same middleware as the REST API.
 """
 
 import openai
@@ -11,11 +10,15 @@ import pytest
 from models_app import services
 from models_app.models import Deployment
 from tests.models.conftest import wait_until_ready
-from tests.stand_in_auth import key_for
+from dpo_portal.api_keys import create_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 QUESTION = [{"role": "user", "content": "Name a colour."}]
+
+
+def key_for(user):
+    return create_key(user, "openai client")[1]
 
 
 def client(web_server, key):
@@ -117,3 +120,14 @@ def test_the_model_list_names_the_ready_deployments(web_server, owner, ready_row
     api = client(web_server, key_for(owner))
 
     assert [m.id for m in api.models.list()] == [ready_row.name]
+
+
+def test_a_session_cookie_alone_does_not_open_the_serving_api(owner_client, ready_row):
+    response = owner_client.post(
+        "/inference/v1/chat/completions",
+        {"model": ready_row.name, "messages": QUESTION},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"

@@ -7,10 +7,10 @@ It authenticates with real API keys, through the same middleware as the REST API
 import openai
 import pytest
 
+from dpo_portal.api_keys import create_key
 from models_app import services
 from models_app.models import Deployment
 from tests.models.conftest import wait_until_ready
-from dpo_portal.api_keys import create_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,8 @@ from dpo_portal.ids import ID_RULE
 class NewDatasetForm(forms.Form):
     dataset_id = forms.CharField(
         label="Dataset ID",
-        max_length=63,
+        # No max_length: the browser would cut a longer ID silently, where the
+        # ID check says what is wrong with it.
         help_text=f"Used in the dataset's name, accounts/…/datasets/ID: {ID_RULE}.",
         widget=forms.TextInput(attrs={"placeholder": "support-prefs-v1"}),
     )

@@ -12,7 +12,12 @@ from datasets_app import preview
 from datasets_app.forms import NewDatasetForm
 from datasets_app.models import Dataset
 from datasets_app.services import DatasetInUse, create_dataset, delete_dataset
-from dpo_portal.accounts import current_account, for_user, get_for_user, require_write
+from dpo_portal.accounts import (
+    current_account,
+    get_for_user,
+    in_current_account,
+    require_write,
+)
 
 
 def _dataset(request, dataset_id, write=False):
@@ -20,13 +25,14 @@ def _dataset(request, dataset_id, write=False):
         Dataset.objects.select_related("account"),
         request.user,
         write=write,
+        prefer=current_account(request),
         dataset_id=dataset_id,
     )
 
 
 @login_required
 def dataset_list(request):
-    datasets = for_user(Dataset.objects, request.user).select_related("account")
+    datasets = in_current_account(Dataset.objects, request).select_related("account")
     return render(request, "datasets/list.html", {"datasets": datasets})
 
 

@@ -42,6 +42,11 @@ def current_account(request):
     return personal_account(request.user)
 
 
+def in_current_account(queryset, request):
+    """The rows of the account the pages act for, the one the header names."""
+    return queryset.filter(account=current_account(request))
+
+
 def role_in(account, user):
     membership = Membership.objects.filter(account=account, user=user).first()
     return membership.role if membership else None
@@ -53,15 +58,20 @@ def require_write(account, user):
         raise PermissionDenied("Viewers can look but not create, change or delete.")
 
 
-def get_for_user(queryset, user, write=False, **lookup):
+def get_for_user(queryset, user, write=False, prefer=None, **lookup):
     """Fetch one row of the user's accounts, or 404 (never another account's data).
 
-    With `write=True`, a member who may only view gets 403.
+    IDs are unique within an account, not across the user's accounts: with the same
+    ID in two of them, the row of `prefer` (the current account) wins. With
+    `write=True`, a member who may only view gets 403.
     """
-    try:
-        row = queryset.filter(account__members=user).distinct().get(**lookup)
-    except queryset.model.DoesNotExist:
-        raise Http404(f"No {queryset.model._meta.verbose_name} found.") from None
+    rows = queryset.filter(account__members=user, **lookup).distinct()
+    row = None
+    if prefer is not None:
+        row = rows.filter(account=prefer).first()
+    row = row or rows.first()
+    if row is None:
+        raise Http404(f"No {queryset.model._meta.verbose_name} found.")
     if write:
         require_write(row.account, user)
     return row

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
 from datasets_app.models import Dataset
-from dpo_portal.accounts import current_account, for_user
+from dpo_portal.accounts import current_account, in_current_account
 from dpo_portal.queues import workers_online
 from jobs_app.models import DpoJob
 
@@ -10,8 +10,8 @@ from jobs_app.models import DpoJob
 @login_required
 def dashboard(request):
     account = current_account(request)
-    datasets = for_user(Dataset.objects, request.user).select_related("account")
-    jobs = for_user(DpoJob.objects, request.user).select_related("account", "dataset")
+    datasets = in_current_account(Dataset.objects, request).select_related("account")
+    jobs = in_current_account(DpoJob.objects, request).select_related("dataset")
     context = {
         "account": account,
         "datasets": datasets[:5],

@@ -20,23 +20,32 @@ from models_app.export import adapter_files, write_adapter_zip
 from models_app.models import Deployment, MergedExport, PreferenceCheck
 
 
-def _visible_models(user):
-    return (
-        LanguageModel.objects.filter(Q(account__isnull=True) | Q(account__members=user))
-        .distinct()
-        .select_related("account", "base")
+def _visible_models(request, accounts=None):
+    """Shared base models and those of the account the pages act for (or of all
+    the user's `accounts`, for following a link)."""
+    mine = (
+        Q(account__in=accounts)
+        if accounts is not None
+        else Q(account=current_account(request))
+    )
+    return LanguageModel.objects.filter(Q(account__isnull=True) | mine).select_related(
+        "account", "base"
     )
 
 
 def _model(request, model_id, write=False):
-    """The model by ID: the user's own account's first, else a shared base model.
+    """The model by ID: the current account's first, else a shared base model.
 
     Returns (model, the account acting on it). Outsiders get 404.
     """
-    found = list(_visible_models(request.user).filter(model_id=model_id))
+    accounts = request.user.accounts.all()
+    found = list(_visible_models(request, accounts).filter(model_id=model_id))
     if not found:
         raise Http404("No model found.")
-    model = next((m for m in found if m.account_id), found[0])
+    current = current_account(request)
+    # The current account's model first, then another of the user's, then shared.
+    found.sort(key=lambda m: (m.account_id != current.pk, m.account_id is None))
+    model = found[0]
     account = model.account or current_account(request)
     if write:
         require_write(account, request.user)
@@ -46,12 +55,10 @@ def _model(request, model_id, write=False):
 @login_required
 def model_list(request):
     account = current_account(request)
-    models = list(_visible_models(request.user))
+    models = list(_visible_models(request))
     active = {
         d.model_id: d
-        for d in Deployment.objects.filter(
-            account__members=request.user, state__in=Deployment.ACTIVE
-        )
+        for d in Deployment.objects.filter(account=account, state__in=Deployment.ACTIVE)
     }
     rows = [(model, active.get(model.pk)) for model in models]
     return render(request, "models/list.html", {"rows": rows, "account": account})

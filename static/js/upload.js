@@ -7,6 +7,8 @@
   "use strict";
 
   const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15000, 30000];
+  // Binary megabytes, as the pages' file sizes (Django's filesizeformat) count them.
+  const MB = 1024 * 1024;
   const box = document.getElementById("uploader");
   if (!box) return;
 
@@ -28,6 +30,24 @@
 
   function storageKey(file) {
     return `tus:${box.dataset.dataset}:${file.name}:${file.size}:${file.lastModified}`;
+  }
+
+  // A page reloaded mid-upload: say which file to pick again to resume.
+  function announceInterrupted() {
+    const prefix = `tus:${box.dataset.dataset}:`;
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (!key.startsWith(prefix)) continue;
+      // name:size:lastModified, and a file name may hold colons itself.
+      const parts = key.slice(prefix.length).split(":");
+      parts.pop();
+      const size = parts.pop();
+      const name = parts.join(":");
+      statusLine.textContent =
+        `An upload of ${name} (${(Number(size) / MB).toFixed(1)} MB) was interrupted. ` +
+        "Choose the same file to resume where it stopped.";
+      return;
+    }
   }
 
   function showError(text) {
@@ -122,8 +142,8 @@
     const eta = rate > 0 ? Math.round((total - sent) / rate) : null;
     bar.style.width = `${percent}%`;
     statusLine.textContent =
-      `${percent}% · ${(sent / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB · ` +
-      `${(rate / 1e6).toFixed(2)} MB/s` + (eta !== null ? ` · about ${eta} s left` : "");
+      `${percent}% · ${(sent / MB).toFixed(1)} of ${(total / MB).toFixed(1)} MB · ` +
+      `${(rate / MB).toFixed(2)} MB/s` + (eta !== null ? ` · about ${eta} s left` : "");
   }
 
   function sleep(ms) {
@@ -153,7 +173,7 @@
       localStorage.setItem(key, uploadUrl);
       offset = 0;
     } else {
-      statusLine.textContent = `Resuming at ${(offset / 1e6).toFixed(1)} MB.`;
+      statusLine.textContent = `Resuming at ${(offset / MB).toFixed(1)} MB.`;
       box.dataset.resumedAt = String(offset);
     }
 
@@ -190,8 +210,8 @@
     if (file && file.size > maxBytes) {
       startButton.disabled = true;
       showError(
-        `${file.name} is ${(file.size / 1e6).toFixed(1)} MB; the browser limit is ` +
-          `${(maxBytes / 1e6).toFixed(0)} MB. Upload it with the API or the dpoctl client.`
+        `${file.name} is ${(file.size / MB).toFixed(1)} MB; the browser limit is ` +
+          `${(maxBytes / MB).toFixed(0)} MB. Upload it with the API or the dpoctl client.`
       );
     }
   });
@@ -234,4 +254,5 @@
     startButton.disabled = false;
     input.disabled = false;
   });
+  announceInterrupted();
 })();

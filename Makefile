@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-setup: $(STAMP) chromium
+setup: $(STAMP)
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py prepare_base_model
 
@@ -31,7 +31,7 @@ chromium:
 run: setup
 	$(PY) manage.py runportal
 
-test: setup
+test: setup chromium
 	$(PY) -m pytest
 
 demo: setup

@@ -1,15 +1,13 @@
 import os
-import secrets
 import signal
 import subprocess
 import sys
 import time
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from dpo_portal.accounts import personal_account
+from dpo_portal.admin_user import ensure_admin
 from dpo_portal.local_redis import start_local_redis
 from dpo_portal.processes import stop_process
 
@@ -78,19 +76,10 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
 
     def _ensure_admin(self):
-        User = get_user_model()
-        if User.objects.filter(is_superuser=True).exists():
+        _, created = ensure_admin(
+            lambda text: self.stdout.write(self.style.WARNING(text))
+        )
+        if not created:
             self.stdout.write(
                 "Sign in with your admin user (created on the first run)."
             )
-            return
-
-        password = secrets.token_urlsafe(12)
-        user = User.objects.create_superuser("admin", password=password)
-        personal_account(user)
-        self.stdout.write(
-            self.style.WARNING(
-                f"Created the admin user. Sign in as: admin / {password}\n"
-                "This password is shown once; change it in the admin panel."
-            )
-        )

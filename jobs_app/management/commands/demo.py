@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from datasets_app.models import Dataset
 from datasets_app.services import create_dataset, take_file
 from dpo_portal.accounts import personal_account
+from dpo_portal.admin_user import ensure_admin
 from dpo_portal.ids import slug_for_account
 from dpo_portal.local_redis import start_local_redis
 from dpo_portal.processes import stop_process
@@ -76,7 +76,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Output model: {job.fine_tuned_model.name}")
 
     def _dataset(self, source):
-        user, _ = get_user_model().objects.get_or_create(username="demo")
+        # The admin's account, so the trained model is there to try after signing in.
+        user, _ = ensure_admin(self.stdout.write)
         account = personal_account(user)
         dataset_id = f"{slug_for_account(source.stem)[:40]}-{int(time.time())}"
         dataset = create_dataset(account, dataset_id, source.name, user=user)

@@ -13,6 +13,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 
 from jobs_app import states
+from jobs_app.models import DpoJob
 from jobs_app.services import enqueue_training
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,13 @@ def _drop_from_queue(job):
     the queue's length honest. With Redis down there is nothing to remove yet, and
     the reconciler never enqueues a CANCELLED job.
     """
-    if not job.rq_job_id:
+    # The row, not the object: the ID is written once Redis has taken the job.
+    rq_job_id = DpoJob.objects.filter(pk=job.pk).values_list("rq_job_id", flat=True)[0]
+    if not rq_job_id:
         return
     try:
         connection = django_rq.get_connection(job.queue)
-        rq_job = Job.fetch(job.rq_job_id, connection=connection)
+        rq_job = Job.fetch(rq_job_id, connection=connection)
         rq_job.cancel()
     except (NoSuchJobError, InvalidJobOperation):
         return

@@ -111,7 +111,8 @@ def _rq_still_running(job, stale_before):
     if rq_job.id not in queue.started_job_registry.get_job_ids():
         return False  # the execution's registry entry expired: abandoned
     worker = Worker.find_by_key(
-        Worker.redis_key_prefix + (rq_job.worker_name or ""), connection=connection
+        Worker.redis_worker_namespace_prefix + (rq_job.worker_name or ""),
+        connection=connection,
     )
     if worker is None or worker.last_heartbeat is None:
         return False

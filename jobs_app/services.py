@@ -71,6 +71,7 @@ def enqueue_training(job):
         rq_id = f"dpo-job-{job.pk}-{secrets.token_hex(4)}"
 
     def remember(rq_job):
+        job.rq_job_id = rq_job.id
         DpoJob.objects.filter(pk=job.pk).update(rq_job_id=rq_job.id)
 
     enqueue_on_commit(

@@ -39,7 +39,8 @@ class ProgressCallback(TrainerCallback):
     def on_step_end(self, args, state, control, **kwargs):
         if self.step_delay:
             time.sleep(self.step_delay)
-        if self.heartbeat.cancel_asked():
+        cancelling = self.heartbeat.cancel_asked()
+        if cancelling:
             log.info(
                 "job %s: cancel asked; stopping after step %d",
                 self.job.job_id,
@@ -47,7 +48,7 @@ class ProgressCallback(TrainerCallback):
             )
             control.should_training_stop = True
             control.should_save = True
-        final = state.global_step >= state.max_steps
+        final = cancelling or state.global_step >= state.max_steps
         if not final and time.monotonic() - self.last_write < self.every_seconds:
             return
         self.last_write = time.monotonic()

@@ -175,7 +175,6 @@ def trainer_options(params: DpoParams, on_gpu, n_pairs, has_eval):
         "seed": params.seed,
         "bf16": on_gpu,
         "use_cpu": not on_gpu,
-        "gradient_checkpointing": False,
         "logging_steps": logging_steps,
         "save_total_limit": params.checkpoints_kept,
         "precompute_ref_log_probs": params.precompute_ref_log_probs,

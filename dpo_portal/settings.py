@@ -166,4 +166,5 @@ DPO_MAX_ATTEMPTS = env_int("DPO_MAX_ATTEMPTS", 3)
 DPO_RECONCILE_SECONDS = env_int("DPO_RECONCILE_SECONDS", 10)
 DPO_PENDING_GRACE_SECONDS = env_int("DPO_PENDING_GRACE_SECONDS", 30)
 # Workers run the reconciler in a thread and report to RQ more often than its default.
-RQ = {"WORKER_CLASS": "jobs_app.worker.ReconcilingWorker"}
+# dpo_portal/queues.py already enqueues after commit, so django-rq enqueues at once.
+RQ = {"WORKER_CLASS": "jobs_app.worker.ReconcilingWorker", "COMMIT_MODE": "auto"}

@@ -37,7 +37,8 @@ ADVANCED_PARAMS = [
 
 def _param_field(spec, default):
     meta = spec.metadata
-    common = {"initial": default, "help_text": meta["help"], "required": True}
+    # A blank option means its default, so older clients need not send new options.
+    common = {"initial": default, "help_text": meta["help"], "required": False}
     if spec.type in (bool, "bool"):
         return forms.BooleanField(
             initial=default, help_text=meta["help"], required=False
@@ -74,6 +75,7 @@ class NewJobForm(forms.Form):
     )
     queue = forms.ChoiceField(
         choices=[],
+        required=False,
         help_text="The training queue, one per GPU kind; workers listen on theirs.",
     )
     output_model_id = forms.CharField(
@@ -97,9 +99,13 @@ class NewJobForm(forms.Form):
             self.fields[name] = _param_field(specs[name], getattr(defaults, name))
 
     def params(self):
-        return DpoParams(
-            **{n: self.cleaned_data[n] for n in FORM_PARAMS + ADVANCED_PARAMS}
-        )
+        defaults = DpoParams()
+        values = {}
+        for name in FORM_PARAMS + ADVANCED_PARAMS:
+            value = self.cleaned_data[name]
+            blank = value is None or value == ""
+            values[name] = getattr(defaults, name) if blank else value
+        return DpoParams(**values)
 
     def main_fields(self):
         names = ["dataset", "base_model", "output_model_id", *FORM_PARAMS]

@@ -75,7 +75,7 @@ def job_new(request):
                 form.params(),
                 user=request.user,
                 eval_dataset=form.cleaned_data["eval_dataset"],
-                queue=form.cleaned_data["queue"],
+                queue=form.cleaned_data["queue"] or None,
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():

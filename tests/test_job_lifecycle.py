@@ -246,3 +246,17 @@ def test_the_job_page_shows_the_device_peak_memory_and_checkpoints(
     assert "checkpoint-8" in page
     assert "checkpoint-12" in page
     assert "checkpoint-4" not in page
+
+
+def test_a_job_with_the_speed_options_on_trains_to_the_end(
+    owner, tiny_model_dir, run_worker
+):
+    fast = params(precompute_ref_log_probs=True, length_grouped_batches=True)
+    job = new_job(owner, tiny_model_dir, fast)
+
+    run_worker(["training"])
+
+    job.refresh_from_db()
+    assert job.state == states.COMPLETED, job.failure_reason
+    assert job.step == job.total_steps == 8
+    assert "rewards/margins" in job.latest_metrics

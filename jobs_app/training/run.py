@@ -74,6 +74,9 @@ def train_adapter(job, params: DpoParams, device, heartbeat, eval_path=None):
         return None
     _record_screening(job, screening, params.max_context_length)
     train_pairs = pairs.select(screening.usable).remove_columns(["line"])
+    if params.length_grouped_batches:
+        # The sampler reads lengths from this column instead of tokenising again.
+        train_pairs = train_pairs.add_column("length", screening.lengths)
     eval_pairs = _eval_pairs(job, params, tokenizer, eval_path)
     if eval_pairs is None and params.eval_fraction > 0:
         held_out = max(1, round(len(train_pairs) * params.eval_fraction))
@@ -118,7 +121,7 @@ def train_adapter(job, params: DpoParams, device, heartbeat, eval_path=None):
             params, on_gpu, len(train_pairs), has_eval=eval_pairs is not None
         ),
     )
-    trainer = DPOTrainer(
+    trainer = _with_length_column(DPOTrainer)(
         model=model,
         args=config,
         train_dataset=train_pairs,
@@ -188,6 +191,20 @@ def trainer_options(params: DpoParams, on_gpu, n_pairs, has_eval):
         **saving,
         **evaluating,
     }
+
+
+def _with_length_column(trainer_class):
+    """The trainer class, keeping the `length` column for length-grouped batches:
+    transformers drops columns the model does not take before building the
+    sampler, and would then look for `input_ids`, which DPO data does not have."""
+
+    class LengthAwareDPOTrainer(trainer_class):
+        def _set_signature_columns_if_needed(self):
+            super()._set_signature_columns_if_needed()
+            if "length" not in self._signature_columns:
+                self._signature_columns = [*self._signature_columns, "length"]
+
+    return LengthAwareDPOTrainer
 
 
 def _record_screening(job, screening, max_length):

@@ -16,6 +16,7 @@ MIN_USABLE_PAIRS = 3
 @dataclass
 class Screening:
     usable: list = field(default_factory=list)  # row indices to train on
+    lengths: list = field(default_factory=list)  # tokens of each usable pair, cut
     truncated_lines: list = field(default_factory=list)
     skipped: list = field(default_factory=list)  # {"line", "reason"}
     longest: int = 0  # tokens of the longest prompt + response
@@ -67,6 +68,7 @@ def screen_pairs(pairs, tokenizer, max_length, should_stop=lambda: False):
             )
         else:
             found.usable.append(index)
+            found.lengths.append(min(longest, max_length))
             continue
         found.skipped.append({"line": row["line"], "reason": reason})
     return found

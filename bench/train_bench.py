@@ -90,8 +90,8 @@ def main():
     data.write_text("".join(lines[: args.pairs]), encoding="utf-8")
     print(
         f"{args.pairs} pairs of {args.data.name}, {MODEL_DIR.name}, "
-        f"{args.epochs} epochs, batch {args.batch_size}, max length {CONFIG['max_context_length']}, "
-        f"torch threads {_torch_threads()}"
+        f"{args.epochs} epochs, batch {args.batch_size}, "
+        f"max length {CONFIG['max_context_length']}, torch threads {_torch_threads()}"
     )
 
     runs = [("bare TRL", "--bare", "")]

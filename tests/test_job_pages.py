@@ -183,3 +183,18 @@ def test_the_job_page_shows_the_events_as_a_timeline_oldest_first(owner_client, 
     created = page.index("Job created by")
     assert created < page.index("Second thing.") < page.index("Third thing.")
     assert 'class="level-warning"' in page
+
+
+def test_the_system_check_refuses_a_training_queue_with_rqs_timeout(settings):
+    from jobs_app.checks import training_queues_configured
+
+    settings.RQ_QUEUES = {
+        **settings.RQ_QUEUES,
+        "training": {"URL": settings.REDIS_URL, "DEFAULT_TIMEOUT": 180},
+    }
+    settings.DPO_TRAINING_QUEUES = ["training", "training-h100"]
+
+    errors = training_queues_configured(None)
+
+    assert [error.id for error in errors] == ["jobs_app.E002", "jobs_app.E001"]
+    assert "180" in errors[0].msg

@@ -1,6 +1,6 @@
 """Training speed: the portal's worker path against a bare TRL script.
 
-    .venv/bin/python bench/train_bench.py [--pairs 16] [--epochs 2] [--batch-size 4]
+    .venv/bin/python bench/train_bench.py [--pairs 8] [--epochs 2] [--batch-size 4]
 
 Runs one DPO configuration on the same slice of data and the same model (the
 default base model, SmolLM2-135M-Instruct) several ways, each in a fresh process:
@@ -60,7 +60,7 @@ OPTIONS = {
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--pairs", type=int, default=16)
+    parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--data", type=Path, default=DATA, help="a portal JSONL file")

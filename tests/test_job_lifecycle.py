@@ -260,3 +260,23 @@ def test_a_job_with_the_speed_options_on_trains_to_the_end(
     assert job.state == states.COMPLETED, job.failure_reason
     assert job.step == job.total_steps == 8
     assert "rewards/margins" in job.latest_metrics
+
+
+def test_a_job_with_an_evaluation_dataset_is_evaluated_on_it(
+    owner, tiny_model_dir, run_worker
+):
+    held_out = ready_dataset(
+        owner,
+        "held-out",
+        body=jsonl([pair(n, "What is 3 + 3?", "Six.", "Seven.") for n in range(3)]),
+    )
+    job = new_job(owner, tiny_model_dir, params(eval_steps=2), eval_dataset=held_out)
+
+    run_worker(["training"])
+
+    job.refresh_from_db()
+    assert job.state == states.COMPLETED, job.failure_reason
+    assert job.total_steps == 8  # all 8 training pairs train; none held out
+    evaluated = JobMetric.objects.filter(job=job, values__has_key="eval_loss")
+    assert [m.step for m in evaluated] == [2, 4, 6, 8]
+    assert "evaluating on 3" in " ".join(messages_of(job))

@@ -118,8 +118,8 @@ class DpoParams:
     precompute_ref_log_probs: bool = option(
         False,
         "Compute the reference model's log-probabilities once before training "
-        "instead of at every step: fewer forward passes per step, a pass over the "
-        "data first. Pays off from about two epochs.",
+        "instead of at every step: one forward pass fewer per step, one pass over "
+        "the data first. Gains most over several epochs.",
     )
     length_grouped_batches: bool = option(
         False,

@@ -188,3 +188,16 @@ SECURE_HSTS_PRELOAD = not DEBUG
 # Serving deployed models (models_app).
 DPO_INFERENCE_TIMEOUT = env_int("DPO_INFERENCE_TIMEOUT", 120)
 DPO_INFERENCE_MAX_TOKENS = env_int("DPO_INFERENCE_MAX_TOKENS", 2048)
+
+# DPO job lifecycle: queues per GPU kind, lost workers, the reconciler
+# (jobs_app/reconcile.py). Every training queue has no RQ timeout.
+DPO_TRAINING_QUEUES = env_list("DPO_TRAINING_QUEUES", ["training"])
+for _queue_name in DPO_TRAINING_QUEUES:
+    RQ_QUEUES.setdefault(_queue_name, {"URL": REDIS_URL, "DEFAULT_TIMEOUT": -1})
+DPO_LOST_AFTER_SECONDS = env_int("DPO_LOST_AFTER_SECONDS", 45)
+DPO_MAX_ATTEMPTS = env_int("DPO_MAX_ATTEMPTS", 3)
+DPO_RECONCILE_SECONDS = env_int("DPO_RECONCILE_SECONDS", 10)
+DPO_PENDING_GRACE_SECONDS = env_int("DPO_PENDING_GRACE_SECONDS", 30)
+# Workers run the reconciler in a thread and report to RQ more often than its default.
+# dpo_portal/queues.py already enqueues after commit, so django-rq enqueues at once.
+RQ = {"WORKER_CLASS": "jobs_app.worker.ReconcilingWorker", "COMMIT_MODE": "auto"}

@@ -18,3 +18,8 @@ from dpo_portal.settings import *  # noqa: E402, F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DPO_HEARTBEAT_SECONDS = 1
+# Lost workers are noticed in seconds, not a minute, so the tests stay short.
+DPO_LOST_AFTER_SECONDS = 4
+DPO_RECONCILE_SECONDS = 1
+DPO_PENDING_GRACE_SECONDS = 0
+DPO_STEP_DELAY_SECONDS = float(os.environ.get("DPO_STEP_DELAY_SECONDS", "0"))

@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from jobs_app import states
+from jobs_app.lifecycle import cancel_job, retry_job
 from jobs_app.models import DpoJob, JobEvent, JobMetric, LanguageModel
 from jobs_app.services import enqueue_training
 
@@ -25,7 +26,7 @@ class DpoJobAdmin(admin.ModelAdmin):
         "device",
         "created_at",
     ]
-    list_filter = ["state", "account", "base_model", "device"]
+    list_filter = ["state", "queue", "account", "base_model", "device"]
     search_fields = [
         "job_id",
         "output_model_id",
@@ -38,9 +39,11 @@ class DpoJobAdmin(admin.ModelAdmin):
         "started_at",
         "finished_at",
         "rq_job_id",
+        "attempts",
+        "peak_memory_bytes",
     ]
     inlines = [JobEventInline]
-    actions = ["cancel", "enqueue_again"]
+    actions = ["cancel", "retry", "enqueue_again"]
 
     @admin.display(description="Progress")
     def progress(self, job):
@@ -48,17 +51,17 @@ class DpoJobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected jobs")
     def cancel(self, request, queryset):
-        done = 0
-        for job in queryset:
-            done += states.move(
-                job, {states.PENDING}, states.CANCELLED, "Cancelled in the admin."
-            )
-            done += states.move(
-                job, {states.RUNNING}, states.CANCELLING, "Cancel asked in the admin."
-            )
+        by = f"{request.user.get_username()} in the admin"
+        done = sum(cancel_job(job, by=by)[0] for job in queryset)
         self.message_user(
             request, f"{done} job(s) cancelled or cancelling.", messages.INFO
         )
+
+    @admin.action(description="Retry the selected FAILED jobs")
+    def retry(self, request, queryset):
+        by = f"{request.user.get_username()} in the admin"
+        done = sum(retry_job(job, by=by)[0] for job in queryset)
+        self.message_user(request, f"{done} job(s) queued again.", messages.INFO)
 
     @admin.action(description="Enqueue the selected PENDING jobs again")
     def enqueue_again(self, request, queryset):

@@ -1,6 +1,7 @@
 from dataclasses import fields
 
 from django import forms
+from django.conf import settings
 
 from datasets_app.models import Dataset
 from jobs_app.models import LanguageModel
@@ -25,12 +26,23 @@ ADVANCED_PARAMS = [
     "weight_decay",
     "max_grad_norm",
     "seed",
+    "eval_fraction",
+    "eval_steps",
+    "checkpoint_steps",
+    "checkpoints_kept",
+    "precompute_ref_log_probs",
+    "length_grouped_batches",
 ]
 
 
 def _param_field(spec, default):
     meta = spec.metadata
-    common = {"initial": default, "help_text": meta["help"], "required": True}
+    # A blank option means its default, so older clients need not send new options.
+    common = {"initial": default, "help_text": meta["help"], "required": False}
+    if spec.type in (bool, "bool"):
+        return forms.BooleanField(
+            initial=default, help_text=meta["help"], required=False
+        )
     if meta["choices"]:
         return forms.ChoiceField(choices=[(c, c) for c in meta["choices"]], **common)
     if spec.type in (int, "int"):
@@ -53,6 +65,19 @@ class NewJobForm(forms.Form):
         help_text="The model the LoRA adapter is trained on.",
         to_field_name="model_id",
     )
+    eval_dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.none(),
+        required=False,
+        label="Evaluation dataset",
+        help_text="Optional: evaluated every eval_steps. Without one, eval_fraction "
+        "holds part of the training set out instead.",
+        to_field_name="dataset_id",
+    )
+    queue = forms.ChoiceField(
+        choices=[],
+        required=False,
+        help_text="The training queue, one per GPU kind; workers listen on theirs.",
+    )
     output_model_id = forms.CharField(
         label="Output model ID",
         max_length=63,
@@ -61,9 +86,10 @@ class NewJobForm(forms.Form):
 
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["dataset"].queryset = Dataset.objects.filter(
-            account=account, state=Dataset.STATE_READY
-        )
+        ready = Dataset.objects.filter(account=account, state=Dataset.STATE_READY)
+        self.fields["dataset"].queryset = ready
+        self.fields["eval_dataset"].queryset = ready
+        self.fields["queue"].choices = [(q, q) for q in settings.DPO_TRAINING_QUEUES]
         self.fields["base_model"].queryset = LanguageModel.objects.filter(
             account__isnull=True, kind=LanguageModel.KIND_BASE
         )
@@ -73,14 +99,20 @@ class NewJobForm(forms.Form):
             self.fields[name] = _param_field(specs[name], getattr(defaults, name))
 
     def params(self):
-        return DpoParams(
-            **{n: self.cleaned_data[n] for n in FORM_PARAMS + ADVANCED_PARAMS}
-        )
+        defaults = DpoParams()
+        values = {}
+        for name in FORM_PARAMS + ADVANCED_PARAMS:
+            value = self.cleaned_data[name]
+            blank = value is None or value == ""
+            values[name] = getattr(defaults, name) if blank else value
+        return DpoParams(**values)
 
     def main_fields(self):
-        return [
-            self[n] for n in ["dataset", "base_model", "output_model_id", *FORM_PARAMS]
-        ]
+        names = ["dataset", "base_model", "output_model_id", *FORM_PARAMS]
+        return [self[n] for n in names]
+
+    def placement_fields(self):
+        return [self["eval_dataset"], self["queue"]]
 
     def advanced_fields(self):
         return [self[n] for n in ADVANCED_PARAMS]

@@ -56,6 +56,14 @@ class DpoJob(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE)
     job_id = models.CharField(max_length=63, validators=[check_resource_id])
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="jobs")
+    eval_dataset = models.ForeignKey(
+        Dataset,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="eval_jobs",
+        help_text="Evaluated on every eval_steps; else a held-out fraction, or none.",
+    )
     base_model = models.ForeignKey(
         LanguageModel, on_delete=models.PROTECT, related_name="jobs"
     )
@@ -80,6 +88,15 @@ class DpoJob(models.Model):
     eta_seconds = models.IntegerField(null=True, blank=True)
     latest_metrics = models.JSONField(default=dict, blank=True)
     device = models.CharField(max_length=200, blank=True)
+    peak_memory_bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="GPU memory on CUDA, resident memory on CPU."
+    )
+    queue = models.CharField(
+        max_length=63, default="training", help_text="The RQ queue it runs on."
+    )
+    attempts = models.IntegerField(
+        default=0, help_text="Times a worker has started it; lost workers add one."
+    )
     rq_job_id = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -123,6 +140,25 @@ class DpoJob(models.Model):
     @property
     def adapter_path(self):
         return self.folder / "adapter"
+
+    @property
+    def checkpoints_dir(self):
+        return self.folder / "checkpoints"
+
+    def checkpoints(self):
+        """The saved checkpoint folders, oldest first, as (step, path)."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        found = []
+        for path in self.checkpoints_dir.glob("checkpoint-*"):
+            step = path.name.removeprefix("checkpoint-")
+            if step.isdigit() and (path / "trainer_state.json").exists():
+                found.append((int(step), path))
+        return sorted(found)
+
+    def last_checkpoint(self):
+        found = self.checkpoints()
+        return found[-1][1] if found else None
 
     @property
     def is_active(self):

@@ -91,6 +91,41 @@ class DpoParams:
     seed: int = option(
         42, "Random seed for shuffling and initialisation.", 0, 2**31 - 1
     )
+    eval_fraction: float = option(
+        0.0,
+        "Share of the training pairs held out for evaluation (0-0.5; 0 holds none "
+        "out). Ignored when an evaluation dataset is chosen.",
+        0,
+        0.5,
+    )
+    eval_steps: int = option(
+        0,
+        "Evaluate every this many optimizer steps (0-100000); 0 evaluates at the end "
+        "of each epoch. Needs an evaluation dataset or a held-out fraction.",
+        0,
+        100_000,
+    )
+    checkpoint_steps: int = option(
+        100,
+        "Save a checkpoint every this many optimizer steps (0-100000; 0 saves only "
+        "at the end of each epoch). A lost worker's job resumes from the last one.",
+        0,
+        100_000,
+    )
+    checkpoints_kept: int = option(
+        2, "How many of the latest checkpoints are kept on disk (1-100).", 1, 100
+    )
+    precompute_ref_log_probs: bool = option(
+        False,
+        "Compute the reference model's log-probabilities once before training "
+        "instead of at every step: one forward pass fewer per step, one pass over "
+        "the data first. Gains most over several epochs.",
+    )
+    length_grouped_batches: bool = option(
+        False,
+        "Batch pairs of similar length together, so less padding is computed. "
+        "Faster on sets with varied lengths; batches are less random.",
+    )
 
     def to_dict(self):
         return asdict(self)
@@ -101,7 +136,7 @@ class DpoParams:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
-    def problems(self, base_context_length=None):
+    def problems(self, base_context_length=None, has_eval_dataset=False):
         """{field: message} for every value outside its range."""
         found = {}
         for spec in fields(self):
@@ -114,6 +149,11 @@ class DpoParams:
                 f"max_context_length is {self.max_context_length}, but the base "
                 f"model takes at most {base_context_length} tokens."
             )
+        if self.eval_steps and not self.eval_fraction and not has_eval_dataset:
+            found["eval_steps"] = (
+                f"eval_steps is {self.eval_steps}, but there is nothing to evaluate "
+                "on: choose an evaluation dataset or an eval_fraction above 0."
+            )
         if self.lora_target_modules.strip() == "":
             found["lora_target_modules"] = (
                 "lora_target_modules is empty: use 'all-linear' or module names."
@@ -124,6 +164,16 @@ class DpoParams:
 def _check(spec, value):
     meta = spec.metadata
     name = spec.name
+    if spec.type in (bool, "bool"):
+        return None if isinstance(value, bool) else f"{name} must be true or false."
+    if spec.type in (int, "int") and (
+        isinstance(value, bool) or not isinstance(value, int)
+    ):
+        return f"{name} is {value!r}; it must be a whole number."
+    if spec.type in (float, "float") and (
+        isinstance(value, bool) or not isinstance(value, int | float)
+    ):
+        return f"{name} is {value!r}; it must be a number."
     if meta["choices"] and value not in meta["choices"]:
         return f"{name} is {value!r}; accepted: {', '.join(meta['choices'])}."
 
@@ -139,3 +189,45 @@ def _check(spec, value):
 
 def help_texts():
     return {spec.name: spec.metadata["help"] for spec in fields(DpoParams)}
+
+
+# Starting points offered on the create form; each names only what it changes.
+PRESETS = {
+    "quick-test": {
+        "label": "Quick test",
+        "help": "One short epoch with a high rate: checks the set and the setup.",
+        "values": {
+            "epochs": 1,
+            "learning_rate": 2e-4,
+            "batch_size": 2,
+            "max_context_length": 512,
+            "lora_rank": 4,
+            "lora_alpha": 8,
+            "checkpoint_steps": 0,
+        },
+    },
+    "balanced": {
+        "label": "Balanced",
+        "help": "The defaults: one epoch, rank 8, beta 0.1.",
+        "values": {},
+    },
+    "thorough": {
+        "label": "Thorough",
+        "help": "Three epochs, rank 16, a lower rate and 10% held out for evaluation.",
+        "values": {
+            "epochs": 3,
+            "learning_rate": 2e-5,
+            "lora_rank": 16,
+            "lora_alpha": 32,
+            "eval_fraction": 0.1,
+            "eval_steps": 50,
+            "lr_scheduler": "cosine",
+            "precompute_ref_log_probs": True,
+        },
+    },
+}
+
+
+def preset_params(name):
+    """DpoParams of a preset; KeyError for an unknown name."""
+    return DpoParams(**PRESETS[name]["values"])

@@ -1,5 +1,8 @@
 """Creating DPO jobs: checks shared by the form, the demo and the API."""
 
+import secrets
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -12,14 +15,33 @@ from jobs_app.params import DpoParams
 
 
 def create_job(
-    account, dataset, base_model, output_model_id, params, user=None, job_id=None
+    account,
+    dataset,
+    base_model,
+    output_model_id,
+    params,
+    user=None,
+    job_id=None,
+    eval_dataset=None,
+    queue=None,
 ):
-    """Save a PENDING job and enqueue it on `training` once saved.
+    """Save a PENDING job and enqueue it on its training queue once saved.
 
+    `queue` is one of settings.DPO_TRAINING_QUEUES (the first when not given).
     Raises ValidationError with a {field: message} dict naming what is wrong.
+    When Redis is down the job stays PENDING and the reconciler enqueues it later.
     """
     job_id = job_id or generate_id("dpo")
+    queue = queue or settings.DPO_TRAINING_QUEUES[0]
     problems = _problems(account, dataset, base_model, output_model_id, params, job_id)
+    if eval_dataset is not None:
+        problems.pop("eval_steps", None)  # the evaluation dataset is what it needs
+        problems.update(_eval_dataset_problems(account, eval_dataset))
+    if queue not in settings.DPO_TRAINING_QUEUES:
+        problems["queue"] = (
+            f"Queue {queue!r} is not a training queue here; accepted: "
+            f"{', '.join(settings.DPO_TRAINING_QUEUES)}."
+        )
     if problems:
         raise ValidationError(problems)
 
@@ -30,7 +52,9 @@ def create_job(
             dataset=dataset,
             base_model=base_model,
             output_model_id=output_model_id,
+            eval_dataset=eval_dataset,
             params=params.to_dict(),
+            queue=queue,
             created_by=user,
         )
         job.events.create(message=f"Job created by {user or 'the system'}; queued.")
@@ -39,13 +63,19 @@ def create_job(
 
 
 def enqueue_training(job):
+    """Put the job on its queue after commit. A job enqueued again (re-queued after
+    a lost worker, retried, found missing from Redis) gets a fresh RQ ID, so RQ's
+    leftovers of an earlier run can never be mistaken for the new one."""
     rq_id = f"dpo-job-{job.pk}"
+    if job.rq_job_id:
+        rq_id = f"dpo-job-{job.pk}-{secrets.token_hex(4)}"
 
     def remember(rq_job):
+        job.rq_job_id = rq_job.id
         DpoJob.objects.filter(pk=job.pk).update(rq_job_id=rq_job.id)
 
     enqueue_on_commit(
-        "training",
+        job.queue,
         "jobs_app.tasks.run_dpo_job",
         job.pk,
         job_id=rq_id,
@@ -86,6 +116,19 @@ def _problems(account, dataset, base_model, output_model_id, params, job_id):
 
     found.update(params.problems(base_model.context_length))
     return found
+
+
+def _eval_dataset_problems(account, eval_dataset):
+    if eval_dataset.account_id != account.pk:
+        return {"eval_dataset": "The evaluation dataset belongs to another account."}
+    if eval_dataset.state != Dataset.STATE_READY:
+        return {
+            "eval_dataset": (
+                f"Dataset {eval_dataset.dataset_id} is {eval_dataset.state}; only a "
+                "READY dataset can be evaluated on."
+            )
+        }
+    return {}
 
 
 def _output_model_taken(account, output_model_id):

@@ -6,15 +6,17 @@ from datasets import Dataset as ArrowDataset
 
 
 def read_pairs(jsonl_path):
-    """Yield `prompt` / `chosen` / `rejected` (+ `tools`) rows from a validated file."""
+    """Yield `prompt` / `chosen` / `rejected` (+ `tools`) rows from a validated file,
+    each with the `line` number it came from, so problems can name it."""
     with open(jsonl_path, encoding="utf-8-sig") as lines:
-        for line in lines:
+        for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             example = json.loads(line)
             prompt = example["input"]
             tools = prompt.get("tools") or None
             yield {
+                "line": number,
                 "prompt": [_message(m) for m in prompt["messages"]],
                 "chosen": [_message(example["preferred_output"][0])],
                 "rejected": [_message(example["non_preferred_output"][0])],

@@ -1,13 +1,13 @@
-"""The trainer callback that reports a run's progress back to the database."""
+"""The trainer callbacks: progress back to the database, checkpoints at epoch ends."""
 
 import logging
 import math
 import time
 
+from django.conf import settings
 from django.utils import timezone
 from transformers import TrainerCallback
 
-from jobs_app import states
 from jobs_app.models import DpoJob, JobMetric
 
 log = logging.getLogger(__name__)
@@ -15,10 +15,14 @@ log = logging.getLogger(__name__)
 
 class ProgressCallback(TrainerCallback):
     """Writes step, epoch, tokens, heartbeat and ETA (throttled) and every logged
-    metric; stops the run at the end of a step once the job is being cancelled."""
+    metric; stops the run at the end of a step once the job is being cancelled,
+    saving a checkpoint there so the adapter trained so far is kept."""
 
-    def __init__(self, job, every_seconds=2.0):
+    def __init__(self, job, heartbeat, every_seconds=2.0):
         self.job = job
+        self.heartbeat = heartbeat
+        # Tests slow each step down so a worker can be killed mid-run.
+        self.step_delay = getattr(settings, "DPO_STEP_DELAY_SECONDS", 0)
         self.every_seconds = every_seconds
         self.last_write = 0.0
         self.started = None
@@ -33,7 +37,18 @@ class ProgressCallback(TrainerCallback):
         )
 
     def on_step_end(self, args, state, control, **kwargs):
-        final = state.global_step >= state.max_steps
+        if self.step_delay:
+            time.sleep(self.step_delay)
+        cancelling = self.heartbeat.cancel_asked()
+        if cancelling:
+            log.info(
+                "job %s: cancel asked; stopping after step %d",
+                self.job.job_id,
+                state.global_step,
+            )
+            control.should_training_stop = True
+            control.should_save = True
+        final = cancelling or state.global_step >= state.max_steps
         if not final and time.monotonic() - self.last_write < self.every_seconds:
             return
         self.last_write = time.monotonic()
@@ -46,16 +61,6 @@ class ProgressCallback(TrainerCallback):
             eta_seconds=self._eta(state),
             heartbeat_at=timezone.now(),
         )
-        cancelling = DpoJob.objects.filter(
-            pk=self.job.pk, state=states.CANCELLING
-        ).exists()
-        if cancelling:
-            log.info(
-                "job %s: cancel asked; stopping after step %d",
-                self.job.job_id,
-                state.global_step,
-            )
-            control.should_training_stop = True
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         values = {
@@ -86,3 +91,10 @@ class ProgressCallback(TrainerCallback):
             return None
         per_step = (time.monotonic() - self.started) / done
         return int(per_step * (state.max_steps - state.global_step))
+
+
+class EpochCheckpointCallback(TrainerCallback):
+    """A checkpoint at the end of every epoch, besides the every-N-steps ones."""
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        control.should_save = True

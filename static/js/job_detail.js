@@ -1,5 +1,6 @@
 // Live curves on the job page: fetches new metric points and draws each chosen
-// metric as a line on a canvas. No chart library, no build step.
+// metric as a line on a canvas, its eval_ counterpart (when the job evaluates)
+// beside it in another colour. No chart library, no build step.
 (function () {
   "use strict";
 
@@ -10,8 +11,14 @@
   const canvases = {};
   let lastStep = -1;
 
+  const SERIES = [
+    { prefix: "", colour: "#2a6fdb" },
+    { prefix: "eval_", colour: "#e07b00" },
+  ];
+
   for (const name of names) {
     points[name] = [];
+    points[`eval_${name}`] = [];
     const figure = document.createElement("figure");
     const caption = document.createElement("figcaption");
     caption.textContent = name;
@@ -27,17 +34,17 @@
   function draw(name) {
     const canvas = canvases[name];
     const ctx = canvas.getContext("2d");
-    const data = points[name];
+    const all = SERIES.map((s) => points[s.prefix + name]).flat();
     const pad = { left: 52, right: 10, top: 10, bottom: 26 };
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     ctx.font = "11px sans-serif";
     ctx.fillStyle = "#666";
-    if (data.length === 0) {
+    if (all.length === 0) {
       ctx.fillText("waiting for the first logged step…", pad.left, canvas.height / 2);
       return;
     }
-    const xs = data.map((p) => p[0]);
-    const ys = data.map((p) => p[1]);
+    const xs = all.map((p) => p[0]);
+    const ys = all.map((p) => p[1]);
     let [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
     let [yMin, yMax] = [Math.min(...ys), Math.max(...ys)];
     if (xMax === xMin) xMax = xMin + 1;
@@ -54,14 +61,19 @@
     ctx.fillText(`step ${xMin}`, pad.left, canvas.height - 8);
     ctx.fillText(`step ${xMax}`, pad.left + w - 50, canvas.height - 8);
 
-    ctx.strokeStyle = "#2a6fdb";
-    ctx.lineWidth = 1.5;
-    ctx.beginPath();
-    data.forEach(([sx, sy], i) => (i ? ctx.lineTo(x(sx), y(sy)) : ctx.moveTo(x(sx), y(sy))));
-    ctx.stroke();
-    if (data.length === 1) {
-      ctx.fillStyle = "#2a6fdb";
-      ctx.fillRect(x(xs[0]) - 2, y(ys[0]) - 2, 4, 4);
+    for (const series of SERIES) {
+      const data = points[series.prefix + name];
+      if (data.length === 0) continue;
+      ctx.strokeStyle = series.colour;
+      ctx.fillStyle = series.colour;
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      data.forEach(([sx, sy], i) => (i ? ctx.lineTo(x(sx), y(sy)) : ctx.moveTo(x(sx), y(sy))));
+      ctx.stroke();
+      // Evaluations are sparse: mark each one.
+      if (data.length === 1 || series.prefix) {
+        data.forEach(([sx, sy]) => ctx.fillRect(x(sx) - 2, y(sy) - 2, 4, 4));
+      }
     }
   }
 
@@ -72,7 +84,7 @@
       const body = await response.json();
       state = body.state;
       for (const point of body.metrics) {
-        for (const name of names) {
+        for (const name of Object.keys(points)) {
           if (typeof point[name] === "number") points[name].push([point.step, point[name]]);
         }
         lastStep = Math.max(lastStep, point.step);

@@ -33,7 +33,18 @@ class DpoJobAdmin(admin.ModelAdmin):
         "dataset__dataset_id",
         "failure_reason",
     ]
+    # The worker writes these while the job runs; a save from this form must not
+    # undo it, and states change only through the actions (conditional moves).
     readonly_fields = [
+        "state",
+        "step",
+        "total_steps",
+        "epoch",
+        "tokens_seen",
+        "eta_seconds",
+        "device",
+        "failure_reason",
+        "fine_tuned_model",
         "latest_metrics",
         "heartbeat_at",
         "started_at",

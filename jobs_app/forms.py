@@ -31,17 +31,29 @@ ADVANCED_PARAMS = [
     "checkpoint_steps",
     "checkpoints_kept",
     "precompute_ref_log_probs",
+    "gradient_checkpointing",
     "length_grouped_batches",
 ]
+
+
+def _label(name):
+    words = name.replace("_", " ").capitalize()
+    return words.replace("Lora", "LoRA").replace("Lr ", "LR ")
 
 
 def _param_field(spec, default):
     meta = spec.metadata
     # A blank option means its default, so older clients need not send new options.
-    common = {"initial": default, "help_text": meta["help"], "required": False}
+    label = _label(spec.name)
+    common = {
+        "initial": default,
+        "help_text": meta["help"],
+        "required": False,
+        "label": label,
+    }
     if spec.type in (bool, "bool"):
         return forms.BooleanField(
-            initial=default, help_text=meta["help"], required=False
+            initial=default, help_text=meta["help"], required=False, label=label
         )
     if meta["choices"]:
         return forms.ChoiceField(choices=[(c, c) for c in meta["choices"]], **common)
@@ -93,6 +105,8 @@ class NewJobForm(forms.Form):
         self.fields["base_model"].queryset = LanguageModel.objects.filter(
             account__isnull=True, kind=LanguageModel.KIND_BASE
         )
+        # Nothing to choose yet when there is one base model, or the default.
+        self.initial.setdefault("base_model", settings.DPO_DEFAULT_BASE_MODEL)
         defaults = DpoParams()
         specs = {spec.name: spec for spec in fields(DpoParams)}
         for name in FORM_PARAMS + ADVANCED_PARAMS:

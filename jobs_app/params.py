@@ -121,6 +121,12 @@ class DpoParams:
         "instead of at every step: one forward pass fewer per step, one pass over "
         "the data first. Gains most over several epochs.",
     )
+    gradient_checkpointing: bool = option(
+        True,
+        "Recompute activations in the backward pass instead of keeping them: a "
+        "fraction of the memory for about a third more compute. Turn it off for "
+        "speed when the batch fits without it.",
+    )
     length_grouped_batches: bool = option(
         False,
         "Batch pairs of similar length together, so less padding is computed. "

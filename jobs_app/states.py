@@ -22,8 +22,14 @@ CANCELLING = "JOB_STATE_CANCELLING"
 CANCELLED = "JOB_STATE_CANCELLED"
 RE_QUEUEING = "JOB_STATE_RE_QUEUEING"
 
+
+def _label(state):
+    words = state.removeprefix("JOB_STATE_").replace("_", " ").capitalize()
+    return words.replace("Re queueing", "Re-queueing")
+
+
 CHOICES = [
-    (state, state.removeprefix("JOB_STATE_").replace("_", " ").capitalize())
+    (state, _label(state))
     for state in [
         CREATING,
         PENDING,

@@ -16,5 +16,4 @@ urlpatterns = [
         views.job_metrics_jsonl,
         name="job_metrics_jsonl",
     ),
-    path("models/", views.model_list, name="model_list"),
 ]

@@ -4,13 +4,17 @@ import os
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from dpo_portal.accounts import current_account, for_user, get_for_user, require_write
+from dpo_portal.accounts import (
+    current_account,
+    get_for_user,
+    in_current_account,
+    require_write,
+)
 from dpo_portal.queues import workers_online
 from jobs_app import states
 from jobs_app.base_models import folder_size
@@ -22,7 +26,7 @@ from jobs_app.lifecycle import (
     clone_initial,
     retry_job,
 )
-from jobs_app.models import DpoJob, JobMetric, LanguageModel
+from jobs_app.models import DpoJob, JobMetric
 from jobs_app.params import PRESETS, preset_params
 from jobs_app.services import create_job
 
@@ -45,13 +49,14 @@ def _job(request, job_id, write=False):
         ),
         request.user,
         write=write,
+        prefer=current_account(request),
         job_id=job_id,
     )
 
 
 @login_required
 def job_list(request):
-    jobs = for_user(DpoJob.objects, request.user).select_related("account", "dataset")
+    jobs = in_current_account(DpoJob.objects, request).select_related("dataset")
     state = request.GET.get("state", "")
     if state:
         jobs = jobs.filter(state=state)
@@ -159,16 +164,6 @@ def job_retry(request, job_id):
     done, message = retry_job(job, by=request.user.get_username())
     (messages.info if done else messages.warning)(request, message)
     return redirect("job_detail", job.job_id)
-
-
-@login_required
-def model_list(request):
-    user_models = LanguageModel.objects.filter(
-        Q(account__isnull=True) | Q(account__members=request.user)
-    ).distinct()
-    return render(
-        request, "jobs/models.html", {"models": user_models.select_related("base")}
-    )
 
 
 def _live_context(job):

@@ -15,9 +15,13 @@ pytestmark = pytest.mark.django_db
 PAGES = [
     "/datasets/prefs/",
     "/datasets/prefs/status/",
+    "/datasets/prefs/preview/",
+    "/datasets/prefs/download/",
     "/jobs/job-one/",
     "/jobs/job-one/live/",
+    "/jobs/job-one/log/",
     "/jobs/job-one/metrics.json",
+    "/jobs/job-one/metrics.jsonl",
 ]
 
 
@@ -68,6 +72,22 @@ def test_a_viewer_cannot_create_a_job(shared):
 
     assert response.status_code == 403
     assert DpoJob.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "url", ["/datasets/prefs/delete/", "/jobs/job-one/retry/", "/jobs/job-one/cancel/"]
+)
+def test_an_outsider_changes_nothing_of_another_account(shared, url):
+    assert browser(shared.outsider, "outsider").post(url).status_code == 404
+    assert Dataset.objects.filter(dataset_id="prefs").exists()
+    assert DpoJob.objects.get().state == states.PENDING
+
+
+def test_a_viewer_cannot_delete_a_dataset(shared):
+    response = browser(shared.viewer).post("/datasets/waiting/delete/")
+
+    assert response.status_code == 403
+    assert Dataset.objects.filter(dataset_id="waiting").exists()
 
 
 def test_a_viewer_cannot_cancel_a_job(shared):

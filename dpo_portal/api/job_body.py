@@ -151,7 +151,9 @@ def _take_param(container, name, field, values, problems):
         return
     value = container[key]
     kind = SPECS[name].type
-    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+    if kind is bool and not isinstance(value, bool):
+        problems.add(field, f"must be true or false, not {_shown(value)}")
+    elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         problems.add(field, f"must be a whole number, not {_shown(value)}")
     elif kind is float and not is_finite_number(value):
         problems.add(field, f"must be a finite number, not {_shown(value)}")

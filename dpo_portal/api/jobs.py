@@ -12,6 +12,7 @@ from dpo_portal.api.errors import ApiError, field_problems
 from dpo_portal.api.job_body import BODY_NAMES, read_job_body
 from dpo_portal.api.shapes import event_shape, job_shape, metric_shape
 from jobs_app import states
+from jobs_app.lifecycle import cancel_job
 from jobs_app.models import DpoJob, JobMetric
 from jobs_app.services import create_job
 
@@ -83,18 +84,11 @@ def get(request, account, job_id):
 
 def cancel(request, account, job_id):
     job = _job(account, job_id)
-    by = request.user.get_username()
-    if not states.move(
-        job, {states.PENDING}, states.CANCELLED, f"Cancelled by {by} before it started."
-    ) and not states.move(
-        job,
-        {states.RUNNING},
-        states.CANCELLING,
-        f"Cancel asked by {by}; stopping after this step.",
-    ):
+    cancelled, message = cancel_job(job, by=request.user.get_username())
+    if not cancelled:
         raise ApiError(
             "FAILED_PRECONDITION",
-            f"DPO job {job_id} is {job.state}; only a pending or running job can be "
+            f"DPO job {job_id}: {message} Only a waiting or running job can be "
             "cancelled.",
         )
     return JsonResponse(job_shape(_job(account, job_id)))

@@ -12,7 +12,7 @@ from jobs_app import states
 from jobs_app.params import DpoParams
 
 ROOT = "/v1/accounts/{account}"
-JSON_TYPES = {int: "integer", float: "number", str: "string"}
+JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
 def ref(name):

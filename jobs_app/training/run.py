@@ -181,6 +181,7 @@ def trainer_options(params: DpoParams, on_gpu, n_pairs, has_eval):
         "logging_steps": logging_steps,
         "save_total_limit": params.checkpoints_kept,
         "precompute_ref_log_probs": params.precompute_ref_log_probs,
+        "gradient_checkpointing": params.gradient_checkpointing,
         "train_sampling_strategy": "group_by_length"
         if params.length_grouped_batches
         else "random",

@@ -2,6 +2,7 @@ from dataclasses import fields
 
 from django import forms
 from django.conf import settings
+from django.db.models import Q
 
 from datasets_app.models import Dataset
 from jobs_app.models import LanguageModel
@@ -74,7 +75,8 @@ class NewJobForm(forms.Form):
     )
     base_model = forms.ModelChoiceField(
         queryset=LanguageModel.objects.none(),
-        help_text="The model the LoRA adapter is trained on.",
+        help_text="The model the LoRA adapter is trained on; pick one of your "
+        "fine-tuned models to warm-start: its adapter trains on from there.",
         to_field_name="model_id",
     )
     eval_dataset = forms.ModelChoiceField(
@@ -102,8 +104,10 @@ class NewJobForm(forms.Form):
         self.fields["dataset"].queryset = ready
         self.fields["eval_dataset"].queryset = ready
         self.fields["queue"].choices = [(q, q) for q in settings.DPO_TRAINING_QUEUES]
+        # A fine-tuned model of the account is a warm start: its adapter trains on.
         self.fields["base_model"].queryset = LanguageModel.objects.filter(
-            account__isnull=True, kind=LanguageModel.KIND_BASE
+            Q(account__isnull=True, kind=LanguageModel.KIND_BASE)
+            | Q(account=account, kind=LanguageModel.KIND_FINE_TUNED)
         )
         # Nothing to choose yet when there is one base model, or the default.
         self.initial.setdefault("base_model", settings.DPO_DEFAULT_BASE_MODEL)

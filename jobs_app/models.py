@@ -51,6 +51,12 @@ class LanguageModel(models.Model):
         owner = self.account.account_id if self.account_id else "shared"
         return f"accounts/{owner}/models/{self.model_id}"
 
+    @property
+    def weights_model(self):
+        """The base model whose weights this one runs on: itself for a base model,
+        its base for an adapter (a warm-started adapter keeps its first base)."""
+        return self.base if self.kind == self.KIND_FINE_TUNED else self
+
 
 class DpoJob(models.Model):
     account = models.ForeignKey(Account, on_delete=models.CASCADE)

@@ -102,7 +102,7 @@ def _train_and_record(job, heartbeat):
         display_name=job.output_model_id,
         kind=LanguageModel.KIND_FINE_TUNED,
         path=str(adapter_dir),
-        base=job.base_model,
+        base=job.base_model.weights_model,
         context_length=job.base_model.context_length,
         size_bytes=folder_size(adapter_dir),
     )

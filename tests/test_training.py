@@ -179,3 +179,33 @@ def test_a_cancelled_pending_job_never_runs(
     assert job.state == states.CANCELLED
     assert job.started_at is None
     assert DpoJob.objects.get().fine_tuned_model is None
+
+
+def test_a_job_warm_started_from_a_fine_tuned_model_trains_its_adapter_on(
+    owner_client, owner, run_worker, tiny_model_dir
+):
+    from safetensors.torch import load_file
+
+    dataset = uploaded_dataset(owner_client, owner, jsonl_bytes(8))
+    run_worker(["default"])
+    dataset.refresh_from_db()
+    base = tiny_base(tiny_model_dir)
+    account = personal_account(owner)
+    first = create_job(account, dataset, base, "tiny-first", QUICK, user=owner)
+    run_worker(["training"])
+    first.refresh_from_db()
+    earlier = first.fine_tuned_model
+
+    second = create_job(account, dataset, earlier, "tiny-second", QUICK, user=owner)
+    run_worker(["training"])
+
+    second.refresh_from_db()
+    assert second.state == states.COMPLETED, second.failure_reason
+    assert second.events.filter(message__startswith="Warm start from").exists()
+    later = second.fine_tuned_model
+    # The new adapter runs on the first one's base, and learnt on from it.
+    assert later.base == base
+    before = load_file(first.adapter_path / "adapter_model.safetensors")
+    after = load_file(second.adapter_path / "adapter_model.safetensors")
+    assert before.keys() == after.keys()
+    assert any((before[name] - after[name]).abs().sum() > 0 for name in before)

@@ -45,14 +45,17 @@ def train_adapter(job, params: DpoParams, device, heartbeat, eval_path=None):
     when the job was cancelled (its last checkpoint then holds the adapter)."""
     import datasets
     import torch
-    from peft import LoraConfig
+    from peft import LoraConfig, PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
     datasets.disable_progress_bars()
     torch.manual_seed(params.seed)
     on_gpu = device == "cuda"
-    base_path = job.base_model.path
+    # A fine-tuned model as the job's base means a warm start: its adapter trains
+    # on, over the weights of the base model it was made on.
+    warm_start = job.base_model if job.base_model.kind == "FINE_TUNED" else None
+    base_path = job.base_model.weights_model.path
 
     # 1. The tokenizer; its chat template renders the turns, here and in TRL.
     tokenizer = AutoTokenizer.from_pretrained(base_path)
@@ -103,6 +106,13 @@ def train_adapter(job, params: DpoParams, device, heartbeat, eval_path=None):
     model = AutoModelForCausalLM.from_pretrained(
         base_path, dtype=torch.bfloat16 if on_gpu else torch.float32
     )
+    if warm_start:
+        # The reference stays the base with the adapter off, as in the run that
+        # made the adapter; its LoRA shape (rank, targets) comes with it.
+        model = PeftModel.from_pretrained(model, warm_start.path, is_trainable=True)
+        job.events.create(
+            message=f"Warm start from {warm_start.name}; its LoRA settings apply."
+        )
     targets = params.lora_target_modules.strip()
     lora = LoraConfig(
         r=params.lora_rank,
@@ -127,7 +137,7 @@ def train_adapter(job, params: DpoParams, device, heartbeat, eval_path=None):
         train_dataset=train_pairs,
         eval_dataset=eval_pairs,
         processing_class=tokenizer,
-        peft_config=lora,
+        peft_config=None if warm_start else lora,
         callbacks=[ProgressCallback(job, heartbeat), EpochCheckpointCallback()],
     )
     resume_from = job.last_checkpoint()

@@ -61,7 +61,13 @@ class Command(BaseCommand):
         )
         try:
             dataset = self._dataset(source)
-            params = DpoParams(epochs=epochs, max_context_length=max_context_length)
+            # The demo favours speed over memory: without gradient checkpointing a
+            # step is about a quarter faster, and one job fits a machine this size.
+            params = DpoParams(
+                epochs=epochs,
+                max_context_length=max_context_length,
+                gradient_checkpointing=False,
+            )
             job = self._train(dataset, base, params)
         finally:
             stop_process(worker)

@@ -3,7 +3,6 @@ cast of users every API test uses: owner, teammate, viewer and outsider, each wi
 an API key. Import the fixtures with `from tests.live import *`."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,21 +15,9 @@ from django.conf import settings
 from dpo_portal.accounts import personal_account
 from dpo_portal.api_keys import create_key
 from dpo_portal.models import Membership
+from tests.ports import free_port
 
 __all__ = ["live_portal", "cast", "Member", "Cast", "portal_env"]
-
-PORTS = range(int(os.environ.get("TEST_PORT_LOW", "8500")), 8600)
-
-
-def free_port():
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free loopback port in {PORTS}")
 
 
 def portal_env():

@@ -9,7 +9,6 @@ sees it.
 """
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,8 @@ import requests
 from django.conf import settings
 from django.db import connection
 
-PORTS = range(8300, 8400)  # this project's share of the loopback ports in tests
+from tests.ports import free_port
+
 PASSWORD = "pw-123456"
 
 
@@ -57,17 +57,6 @@ def session_headers(session):
     """Headers that carry a signed-in session to a client that keeps no cookies."""
     cookies = "; ".join(f"{name}={value}" for name, value in session.cookies.items())
     return {"Cookie": cookies, "X-CSRFToken": session.cookies["csrftoken"]}
-
-
-def free_port():
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 the job is saved, the page says the queue is unavailable, the reconciler enqueues it
 once Redis answers, and a worker then trains it."""
 
-import socket
 import subprocess
 
 import pytest
@@ -22,21 +21,9 @@ from tests.jobs_support import (
     tiny_base,
     wait_for,
 )
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-PORTS = range(8400, 8500)
-
-
-def free_port():
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8400-8499")
 
 
 class RedisServer:

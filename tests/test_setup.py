@@ -1,6 +1,5 @@
 """Set-up pieces: the default base model and the local Redis that `make run` starts."""
 
-import socket
 import time
 
 import pytest
@@ -10,6 +9,7 @@ from django.core.management import call_command
 from dpo_portal.local_redis import redis_answers, start_local_redis
 from jobs_app.base_models import DEFAULT_MODEL_ID, default_model_dir
 from jobs_app.models import LanguageModel
+from tests.ports import free_port
 
 
 @pytest.mark.django_db
@@ -25,12 +25,6 @@ def test_preparing_the_default_model_again_is_quick_and_registers_it():
     folder = default_model_dir()
     assert (folder / "model.safetensors").exists()
     assert (folder / "chat_template.jinja").exists()
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_local_redis_is_started_when_none_answers(tmp_path):

@@ -15,8 +15,8 @@ from django.db import connection
 from dpo_portal.accounts import personal_account
 from jobs_app.models import LanguageModel
 from models_app.models import Deployment
+from tests.ports import free_port
 
-PORTS = range(8600, 8700)
 WAIT_SECONDS = 120
 
 
@@ -177,17 +177,6 @@ def background_worker(redis_queues, tmp_path):
     worker = BackgroundWorker(tmp_path / "worker.log")
     yield worker
     worker.stop()
-
-
-def free_port():
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 8600-8699")
 
 
 @pytest.fixture(scope="session")

@@ -48,6 +48,9 @@ class Command(BaseCommand):
         web = [sys.executable, "-m", "gunicorn", "dpo_portal.wsgi:application"]
         web += ["--bind", f"{host}:{port}", "--workers", "2", "--threads", "4"]
         web += ["--timeout", "120", "--access-logfile", "-", "--log-level", "warning"]
+        # gunicorn 27 otherwise opens one control socket per user, shared by every
+        # portal this user runs on the machine.
+        web += ["--no-control-socket"]
         self._spawn("web", web)
         for queue in QUEUES:
             self._spawn(f"worker {queue}", manage + ["rqworker", queue])

@@ -184,13 +184,20 @@ def _check(spec, value):
         return f"{name} is {value!r}; accepted: {', '.join(meta['choices'])}."
 
     low, high = meta["low"], meta["high"]
+    shown = _shown(value)
     if low is not None and meta["low_open"] and value <= low:
-        return f"{name} is {value}; it must be greater than {low}."
+        return f"{name} is {shown}; it must be greater than {low}."
     if low is not None and value < low:
-        return f"{name} is {value}; it must be at least {low}."
+        return f"{name} is {shown}; it must be at least {low}."
     if high is not None and value > high:
-        return f"{name} is {value}; it must be at most {high}."
+        return f"{name} is {shown}; it must be at most {high}."
     return None
+
+
+def _shown(value):
+    # A value far out of range can have thousands of digits; the start says enough.
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}... ({len(text)} digits)"
 
 
 def help_texts():

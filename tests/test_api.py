@@ -320,6 +320,21 @@ def test_it_names_the_field_of_a_bad_beta(live_portal, cast):
     ]
 
 
+def test_a_number_no_float_can_hold_is_refused_by_name(live_portal, cast):
+    ready_dataset(cast.account)
+    base_model()
+    body = json.dumps(job_body(beta=1)).replace('"beta": 1', '"beta": 1' + "0" * 400)
+
+    response = cast.owner.call(
+        "POST", "/dpoJobs", data=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    detail = response.json()["error"]["details"][0]
+    assert detail["field"] == "beta"
+    assert "finite number" in detail["message"]
+
+
 def test_it_refuses_unknown_fields_and_wrong_types_by_name(live_portal, cast):
     ready_dataset(cast.account)
     base_model()

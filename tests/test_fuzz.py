@@ -2,6 +2,7 @@
 nesting, at the validator and at the API. Never a crash or a 500: a clear error."""
 
 import json
+import os
 
 import pytest
 from django.test import Client
@@ -13,8 +14,9 @@ from tests.api_world import base_model, ready_dataset
 from tests.helpers import example
 from tests.live import *  # noqa: F403
 
+# FUZZ_EXAMPLES raises the count for a longer hunt by hand.
 FUZZ = settings(
-    max_examples=120,
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

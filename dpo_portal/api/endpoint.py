@@ -128,9 +128,13 @@ def _kind(value):
 
 
 def is_finite_number(value):
+    """A JSON number a float can hold: not a bool, NaN, infinity or a huge integer."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return isinstance(value, int) or math.isfinite(value)
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def page(request, queryset, key, shape, max_size=MAX_PAGE_SIZE, default=None):

@@ -30,6 +30,12 @@ class Dataset(models.Model):
     error_count = models.BigIntegerField(null=True, blank=True)
     warning_count = models.BigIntegerField(null=True, blank=True)
     report = models.JSONField(null=True, blank=True)
+    token_stats = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Token lengths of the examples per base model (its name as the "
+        "key), counted by the VALIDATING step of a job on that model.",
+    )
     validation_bytes_done = models.BigIntegerField(default=0)
     validation_bytes_total = models.BigIntegerField(default=0)
     validation_error = models.TextField(blank=True)

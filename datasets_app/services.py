@@ -8,6 +8,7 @@ import shutil
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 
 from datasets_app.models import Dataset
 from dpo_portal.ids import check_resource_id
@@ -113,3 +114,19 @@ def delete_dataset(dataset):
     for part in parts:
         part.unlink(missing_ok=True)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def record_token_stats(dataset, base_model_name, stats, pairs, job_id):
+    """Keep the token lengths a job counted for its base model on the dataset."""
+    with transaction.atomic():
+        locked = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        locked.token_stats = {
+            **locked.token_stats,
+            base_model_name: {
+                **stats,
+                "pairs": pairs,
+                "job": job_id,
+                "counted_at": timezone.now().isoformat(),
+            },
+        }
+        locked.save(update_fields=["token_stats", "updated_at"])

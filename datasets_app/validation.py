@@ -14,19 +14,20 @@ import codecs
 import gc
 import hashlib
 import json
-import math
 import os
-import random
 import sys
 from array import array
+from collections import Counter, _count_elements
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
+from datasets_app import histograms
+from datasets_app.duplicates import repeated_lines
 from datasets_app.fast_check import (
+    PARSED,
+    block_facts,
     decode_block,
     decode_line,
-    facts_of,
-    facts_of_dict,
     to_dict,
 )
 
@@ -64,12 +65,10 @@ TOOL_ROLES = ("tool", "function", "ipython", "tool_result")
 
 KEPT_IN_FULL = 100  # errors, and separately warnings, kept with their text
 PROGRESS_EVERY = 1 << 20  # bytes between progress calls
-RESERVOIR_SIZE = 10_000  # examples sampled for the length percentiles
 MAX_LINE_BYTES = 8 << 20  # longer lines are reported, not parsed, to bound memory
 BLOCK_BYTES = 1 << 16  # read at a time; under malloc's mmap threshold (128 KiB)
 HASH_PIECE_BYTES = 4 << 20  # read at a time for the file's SHA-256
 PARALLEL_MIN_BYTES = 32 << 20  # smaller files are not worth the processes
-KEY, IDENTICAL = 0, 7  # places in the facts tuple of fast_check.facts_of
 QUOTE_LIMIT = 60  # characters of a found value shown in a message
 
 BOM = codecs.BOM_UTF8
@@ -299,12 +298,24 @@ def _pieces(file, counter, offset=0):
         if not piece:
             break
         counter.add(piece)
-        if b"\n" not in piece and pending_bytes + len(piece) <= MAX_LINE_BYTES:
-            # Joined once the line ends, not once per piece: a long line costs
-            # one copy, not one per piece read.
-            pending.append(piece)
-            pending_bytes += len(piece)
+        last = piece.rfind(b"\n")
+        if pending_bytes + len(piece) <= MAX_LINE_BYTES:
+            if last == -1:
+                # Joined once the line ends, not once per piece: a long line
+                # costs one copy, not one per piece read.
+                pending.append(piece)
+                pending_bytes += len(piece)
+                continue
+            # The common case: no line can be too long, so the block is cut
+            # at the piece's last newline with a single copy.
+            block = b"".join([*pending, memoryview(piece)[: last + 1]])
+            yield offset, block
+            offset += len(block)
+            rest = piece[last + 1 :]
+            pending = [rest] if rest else []
+            pending_bytes = len(rest)
             continue
+
         data = b"".join([*pending, piece]) if pending else piece
 
         cut = _end_of_short_lines(data)
@@ -372,10 +383,12 @@ class _Validation:
         self.stopped = False  # the file is not JSONL at all; further lines are noise
         # A part of a file after its start has no first line to diagnose.
         self.diagnose_first = True
-        self.duplicate_originals = {}  # line -> original line, of kept warnings
         self.errors = _Tally()
         self.warnings = _Tally()
-        self.first_lines = _FirstLines()
+        # The key of each valid example and its line, in line order: duplicates
+        # are found once the whole file is read (duplicates.py).
+        self.keys = array("q")  # hash() values: signed 64-bit
+        self.key_lines = array("I")
         self.statistics = _Statistics()
 
     def read_block(self, block, offset):
@@ -406,8 +419,8 @@ class _Validation:
         # Only an empty block decodes to fewer values than it has lines.
         if not count or self.example_count + count > self.max_examples:
             return False
-        facts = [facts_of(example) for example in examples]
-        if None in facts:
+        facts = block_facts(examples)
+        if facts is None:
             return False
 
         first = self.line_count + 1
@@ -415,21 +428,7 @@ class _Validation:
             self._index_block(block, offset, first, count)
         self.line_count += count
         self.example_count += count
-        # Per block rather than per example: the statistics are sums, minima and
-        # maxima, which the builtins take over a whole column at C speed.
-        identical = self.statistics.add_block(facts)
-        if identical:
-            # Each line's warnings in order: the identical pair, then a duplicate.
-            for number, fact in enumerate(facts, start=first):
-                if fact[IDENTICAL]:
-                    self.warnings.add(number, *_identical_outputs_warning())
-                self._remember(number, fact[KEY])
-        else:
-            remember = self.first_lines.add
-            for number, fact in enumerate(facts, start=first):
-                original = remember(fact[KEY], number)
-                if original is not None:
-                    self._duplicate(number, original)
+        self._take(first, facts)
         if self.on_example is not None:
             for number, example in enumerate(examples, start=first):
                 self.on_example(number, to_dict(example))
@@ -486,9 +485,9 @@ class _Validation:
             return
 
         typed = decode_line(line)
-        facts = facts_of(typed) if typed is not None else None
+        facts = block_facts([typed]) if typed is not None else None
         if facts is not None:
-            self._accept_typed(number, facts, typed)
+            self._accept(number, facts, typed)
             return
 
         text = self._decode(number, line)
@@ -502,7 +501,9 @@ class _Validation:
         errors, warnings = check_example(example)
         self._record(number, errors, warnings)
         if not errors:
-            self._accept(number, facts_of_dict(example), example)
+            facts = block_facts([example], PARSED)
+            # check_example has worded the identical-outputs warning already.
+            self._accept(number, facts, example, warn_identical=False)
 
     def _stop(self):
         # The file holds no examples in the sense of this format, so none are counted
@@ -572,34 +573,20 @@ class _Validation:
         if errors:
             self.invalid_lines += 1
 
-    def _accept_typed(self, number, facts, typed):
-        # check_example words this warning on the detailed path.
-        if facts[IDENTICAL]:
-            self.warnings.add(number, *_identical_outputs_warning())
-        self._accept(number, facts, typed)
-
-    def _accept(self, number, facts, example):
-        self._remember(number, facts[KEY])
-        self.statistics.add(facts)
+    def _accept(self, number, facts, example, warn_identical=True):
+        self._take(number, facts, warn_identical)
         if self.on_example is not None:
             if not isinstance(example, dict):
                 example = to_dict(example)
             self.on_example(number, example)
 
-    def _remember(self, number, key):
-        """Note the example's key; warn if an earlier line had the same example."""
-        original = self.first_lines.add(key, number)
-        if original is not None:
-            self._duplicate(number, original)
-
-    def _duplicate(self, number, original):
-        self.statistics.duplicates += 1
-        if self.warnings.is_full():
-            # Only counted from here on: do not spend time wording it.
-            self.warnings.count("duplicate_example")
-            return
-        self.duplicate_originals[number] = original
-        self.warnings.add(number, "", "duplicate_example", duplicate_message(original))
+    def _take(self, first, facts, warn_identical=True):
+        """Count valid examples on lines `first`, `first` + 1, ... from their facts."""
+        self.statistics.add(facts)
+        for position in facts.identical if warn_identical else ():
+            self.warnings.add(first + position, *_identical_outputs_warning())
+        self.keys.extend(facts.keys)
+        self.key_lines.extend(range(first, first + len(facts.keys)))
 
     def finish(self, declared_count):
         """Add the file-level errors: no examples, too few or many, a wrong count."""
@@ -607,6 +594,7 @@ class _Validation:
         if self.stopped:
             return
 
+        self._warn_of_duplicates()
         count = self.example_count
         if count == 0:
             self.errors.add_for_file("empty_file", self._empty_message())
@@ -620,6 +608,20 @@ class _Validation:
                 f"{count:,} (one per non-blank line). Check that the whole file was "
                 "uploaded and that the declared count is right.",
             )
+
+    def _warn_of_duplicates(self):
+        repeats = repeated_lines(self.keys, self.key_lines)
+        self.statistics.duplicates = len(repeats)
+        kept = [
+            {
+                "line": line,
+                "path": "",
+                "code": "duplicate_example",
+                "message": duplicate_message(original),
+            }
+            for line, original in repeats[:KEPT_IN_FULL]
+        ]
+        self.warnings.merge_kept(kept, "duplicate_example", len(repeats))
 
     def _empty_message(self):
         if self.line_count == 0:
@@ -707,224 +709,59 @@ class _Tally:
             {"line": None, "path": "", "code": code, "message": message}
         )
 
+    def merge_kept(self, issues, code, count):
+        """Count `count` issues of `code`, of which `issues`, in line order, are
+        the first; keep the first KEPT_IN_FULL of all, in line order."""
+        if not count:
+            return
+        self.total += count
+        self.by_code[code] = self.by_code.get(code, 0) + count
+        merged = self.kept + issues
+        merged.sort(key=lambda issue: issue["line"])  # stable: a line's order holds
+        self.kept = merged[:KEPT_IN_FULL]
+
     def listed(self):
         return self.for_file + self.kept
 
 
-class _FirstLines:
-    """The first line of each distinct example, looked up by an 8-byte digest.
-
-    A Python set of 3 million ints takes about 240 MB. Two flat arrays under open
-    addressing (8-byte digest, 4-byte line number) take about 50 MB at that size and
-    also tell which line an example repeats. With 8-byte digests the chance of a
-    false duplicate anywhere among 3 million examples is about one in four million.
-    """
-
-    def __init__(self, capacity=1 << 12):
-        self.digests = array("Q", [0]) * capacity  # 0 marks an empty slot
-        self.lines = array("I", [0]) * capacity
-        self.used = 0
-
-    def add(self, digest, line):
-        """Remember `digest` at `line`; return the earlier line if it was seen."""
-        digest = digest or 1
-        digests = self.digests
-        mask = len(digests) - 1
-        slot = digest & mask
-        found = digests[slot]
-        while found:
-            if found == digest:
-                return self.lines[slot]
-            slot = (slot + 1) & mask
-            found = digests[slot]
-
-        digests[slot] = digest
-        self.lines[slot] = line
-        self.used += 1
-        if self.used * 4 > len(digests) * 3:
-            self._grow()
-        return None
-
-    def find(self, digest):
-        """The line remembered for `digest` (as add() stored it), or None."""
-        digests = self.digests
-        mask = len(digests) - 1
-        slot = digest & mask
-        found = digests[slot]
-        while found:
-            if found == digest:
-                return self.lines[slot]
-            slot = (slot + 1) & mask
-            found = digests[slot]
-        return None
-
-    def entries(self):
-        """(digest, line) of every remembered example, in no particular order."""
-        return (
-            (digest, line)
-            for digest, line in zip(self.digests, self.lines, strict=True)
-            if digest
-        )
-
-    def _grow(self):
-        digests, lines = self.digests, self.lines
-        self.digests = array("Q", [0]) * (2 * len(digests))
-        self.lines = array("I", [0]) * (2 * len(digests))
-        self.used = 0
-        for digest, line in zip(digests, lines, strict=True):
-            if digest:
-                self.add(digest, line)
-
-
-# Statistics of the valid examples.
-
-
-class _Range:
-    """Min, max and mean of a stream of numbers."""
-
-    def __init__(self):
-        self.count = 0
-        self.total = 0
-        self.low = math.inf
-        self.high = -math.inf
-
-    def add(self, value):
-        self.count += 1
-        self.total += value
-        if value < self.low:
-            self.low = value
-        if value > self.high:
-            self.high = value
-
-    def add_many(self, values):
-        self.count += len(values)
-        self.total += sum(values)
-        self.low = min(self.low, min(values))
-        self.high = max(self.high, max(values))
-
-    def summary(self):
-        if not self.count:
-            return {"min": None, "max": None, "mean": None}
-        mean = round(self.total / self.count, 2)
-        return {"min": self.low, "max": self.high, "mean": mean}
-
-
-class _Reservoir:
-    """A uniform random sample of fixed size from a stream (Li's algorithm L).
-
-    Once the sample is full it draws random numbers only when it takes an item, about
-    size * ln(n / size) times for n items, so sampling costs next to nothing per item.
-    The generator is seeded: a file gets the same statistics on every run.
-    """
-
-    def __init__(self, size, seed):
-        self.size = size
-        self.random = random.Random(seed)
-        self.items = []
-        self.seen = 0
-        self.weight = 1.0
-        self.next_taken = 0
-
-    def add(self, item):
-        self.seen += 1
-        if self.seen <= self.size:
-            self.items.append(item)
-            if self.seen == self.size:
-                self._plan_next()
-            return
-
-        if self.seen == self.next_taken:
-            self.items[self.random.randrange(self.size)] = item
-            self._plan_next()
-
-    def add_many(self, items):
-        """add() for each item, touching only those the sample takes."""
-        position = 0
-        while position < len(items) and self.seen < self.size:
-            self.add(items[position])
-            position += 1
-        while position < len(items):
-            # Skip straight to the next item taken (seen counts items added).
-            jump = self.next_taken - self.seen - 1
-            if position + jump >= len(items):
-                self.seen += len(items) - position
-                return
-            position += jump
-            self.seen += jump
-            self.add(items[position])
-            position += 1
-
-    def _plan_next(self):
-        self.weight *= math.exp(math.log(self._uniform()) / self.size)
-        skipped = math.floor(math.log(self._uniform()) / math.log(1 - self.weight))
-        self.next_taken = self.seen + skipped + 1
-
-    def _uniform(self):
-        """A random number in (0, 1): both logarithms above need it above zero."""
-        while True:
-            value = self.random.random()
-            if value > 0:
-                return value
-
-
-def _percentile(ordered, percent):
-    """The nearest-rank percentile of a sorted list; None for an empty one."""
-    if not ordered:
-        return None
-    rank = math.ceil(percent / 100 * len(ordered))
-    return ordered[max(rank, 1) - 1]
-
-
 class _Statistics:
+    """Length and turn counts of the valid examples, as exact histograms
+    (histograms.py)."""
+
     LENGTHS = ("prompt_chars", "preferred_chars", "non_preferred_chars")
 
     def __init__(self):
         self.examples = 0
-        self.ranges = {name: _Range() for name in self.LENGTHS}
-        # One sample of examples, not one per length, so that one random decision
-        # serves all three; each row is (prompt_chars, preferred_chars, ...).
-        self.sample = _Reservoir(RESERVOIR_SIZE, seed=1)
-        self.turns = _Range()
+        self.histograms = {name: Counter() for name in (*self.LENGTHS, "turns")}
         self.with_system = 0
         self.with_tools = 0
         self.identical_pairs = 0
         self.duplicates = 0
 
     def add(self, facts):
-        """Count one valid example from its facts (see fast_check.facts_of)."""
-        _, prompt, preferred, non_preferred, turns, system, tools, identical = facts
-        lengths = (prompt, preferred, non_preferred)
+        """Count the valid examples of a fast_check.BlockFacts."""
+        self.examples += len(facts.keys)
+        for name, histogram in self.histograms.items():
+            # What Counter.update runs for a list, without its checks first: they
+            # cost more than the counting for a block of a few dozen examples.
+            _count_elements(histogram, getattr(facts, name))
+        self.with_system += facts.with_system
+        self.with_tools += facts.with_tools
+        self.identical_pairs += len(facts.identical)
 
-        self.examples += 1
-        for name, length in zip(self.LENGTHS, lengths, strict=True):
-            self.ranges[name].add(length)
-        self.sample.add(lengths)
-        self.turns.add(turns)
-        self.with_system += system
-        self.with_tools += tools
-        self.identical_pairs += identical
-
-    def add_block(self, facts):
-        """add() for a non-empty list of facts at once; returns the identical pairs."""
-        columns = list(zip(*facts, strict=True))
-        _, prompt, preferred, non_preferred, turns, system, tools, identical = columns
-
-        self.examples += len(facts)
-        for name, column in zip(self.LENGTHS, columns[1:4], strict=True):
-            self.ranges[name].add_many(column)
-        self.sample.add_many(list(zip(prompt, preferred, non_preferred, strict=True)))
-        self.turns.add_many(turns)
-        self.with_system += sum(system)
-        self.with_tools += sum(tools)
-        self.identical_pairs += sum(identical)
-        return sum(identical)
+    def merge(self, later):
+        self.examples += later.examples
+        for name, histogram in self.histograms.items():
+            histogram.update(later.histograms[name])
+        self.with_system += later.with_system
+        self.with_tools += later.with_tools
+        self.identical_pairs += later.identical_pairs
 
     def summary(self):
-        result = {
-            name: self._lengths(index, name) for index, name in enumerate(self.LENGTHS)
-        }
+        result = {name: self._lengths(name) for name in self.LENGTHS}
+        turns = self._lengths("turns")
         result.update(
-            turns=self.turns.summary(),
+            turns={key: turns[key] for key in ("min", "max", "mean")},
             system_prompt_share=self._share(self.with_system),
             tools_share=self._share(self.with_tools),
             identical_pairs=self.identical_pairs,
@@ -932,13 +769,8 @@ class _Statistics:
         )
         return result
 
-    def _lengths(self, index, name):
-        ordered = sorted(row[index] for row in self.sample.items)
-        return {
-            **self.ranges[name].summary(),
-            "p50": _percentile(ordered, 50),
-            "p95": _percentile(ordered, 95),
-        }
+    def _lengths(self, name):
+        return histograms.summary(self.histograms[name])
 
     def _share(self, count):
         return round(count / self.examples, 4) if self.examples else 0.0

@@ -4,8 +4,9 @@ The file is cut into byte ranges that start at line starts; a forked process
 validates each range as validation.py does the whole file (numbering its lines
 from the range's first line on), while this process hashes the file and reports
 progress. The parts are then merged in file order: counts add up, the first 100
-errors and warnings are the first 100 of all parts, and an example of a later part
-that an earlier part already had becomes a duplicate of the earlier line.
+errors and warnings are the first 100 of all parts, and the examples' keys are
+joined, so that a later part's copy of an earlier part's example is found as a
+duplicate of the earlier line.
 
 A few files are validated again in one process instead, because the parts cannot
 tell: one whose first part holds no example (the first example of the file gets
@@ -15,7 +16,6 @@ its own diagnosis), and one with more examples than the limit.
 import hashlib
 import multiprocessing
 import os
-import random
 
 from datasets_app import validation as checks
 
@@ -71,8 +71,8 @@ def validate_in_parallel(
     merged = results[0]
     if merged.example_count == 0 and not merged.stopped:
         return None
-    for number, later in enumerate(results[1:], start=2):
-        _merge(merged, later, more_to_come=number < len(results))
+    for later in results[1:]:
+        _merge(merged, later)
     if merged.example_count > max_examples:
         return None
     if line_index is not None:
@@ -156,7 +156,7 @@ def _report(progress, parts, size):
 # Merging a later part into the parts before it.
 
 
-def _merge(merged, later, more_to_come=False):
+def _merge(merged, later):
     merged.line_count = later.line_count  # numbered on from the parts before
     if merged.line_index is not None:
         merged.line_index.offsets.extend(later.line_index.offsets)
@@ -166,94 +166,19 @@ def _merge(merged, later, more_to_come=False):
     merged.blank_lines += later.blank_lines
     merged.example_count += later.example_count
     merged.invalid_lines += later.invalid_lines
-    _merge_tally(merged.errors, later.errors, [])
-    repeats = _repeats_across(merged, later, more_to_come)
-    _merge_tally(merged.warnings, later.warnings, _repeat_warnings(later, repeats))
-    merged.duplicate_originals.update(later.duplicate_originals)
-    _merge_statistics(merged.statistics, later.statistics, len(repeats))
+    _merge_tally(merged.errors, later.errors)
+    _merge_tally(merged.warnings, later.warnings)
+    # Duplicates, within a part or across parts, are found by finish() on the
+    # merged keys.
+    merged.keys.extend(later.keys)
+    merged.key_lines.extend(later.key_lines)
+    merged.statistics.merge(later.statistics)
 
 
-def _repeats_across(merged, later, more_to_come):
-    """{later line: earlier line} for later parts' first examples seen before; the
-    later part's other examples are added to the merged table if another part is
-    still to be merged."""
-    repeats = {}
-    # In line order, not in the table's: digests in slot order would pile up into
-    # one long run of the merged table's open addressing, and every insert would
-    # walk it.
-    entries = sorted(later.first_lines.entries(), key=lambda entry: entry[1])
-    for digest, line in entries:
-        original = merged.first_lines.find(digest)
-        if original is not None:
-            repeats[line] = original
-        elif more_to_come:
-            merged.first_lines.add(digest, line)
-    return repeats
-
-
-def _repeat_warnings(later, repeats):
-    """Warnings for the repeats, and the later part's duplicate warnings pointed
-    at the first line of all parts."""
-    added = [
-        {
-            "line": line,
-            "path": "",
-            "code": "duplicate_example",
-            "message": checks.duplicate_message(original),
-        }
-        for line, original in sorted(repeats.items())[: checks.KEPT_IN_FULL]
-    ]
-    for warning in later.warnings.kept:
-        original = later.duplicate_originals.get(warning["line"])
-        if warning["code"] == "duplicate_example" and original in repeats:
-            warning["message"] = checks.duplicate_message(repeats[original])
-    later.warnings.total += len(repeats)
-    if repeats:
-        by_code = later.warnings.by_code
-        by_code["duplicate_example"] = by_code.get("duplicate_example", 0) + len(
-            repeats
-        )
-    return added
-
-
-def _merge_tally(merged, later, added):
+def _merge_tally(merged, later):
     merged.total += later.total
     for code, count in later.by_code.items():
         merged.by_code[code] = merged.by_code.get(code, 0) + count
-    issues = merged.kept + later.kept + added
+    issues = merged.kept + later.kept
     issues.sort(key=lambda issue: issue["line"])  # stable: a line's order is kept
     merged.kept = issues[: checks.KEPT_IN_FULL]
-
-
-def _merge_statistics(merged, later, repeats):
-    merged.examples += later.examples
-    for name in merged.LENGTHS:
-        _merge_range(merged.ranges[name], later.ranges[name])
-    _merge_range(merged.turns, later.turns)
-    merged.with_system += later.with_system
-    merged.with_tools += later.with_tools
-    merged.identical_pairs += later.identical_pairs
-    merged.duplicates += later.duplicates + repeats
-    _merge_sample(merged.sample, later.sample)
-
-
-def _merge_range(merged, later):
-    merged.count += later.count
-    merged.total += later.total
-    merged.low = min(merged.low, later.low)
-    merged.high = max(merged.high, later.high)
-
-
-def _merge_sample(merged, later):
-    """A sample of both streams, each part in proportion to its length."""
-    seen = merged.seen + later.seen
-    if seen <= merged.size:
-        merged.items = merged.items + later.items
-    else:
-        drawing = random.Random(seen)
-        from_later = min(round(merged.size * later.seen / seen), len(later.items))
-        from_merged = min(merged.size - from_later, len(merged.items))
-        merged.items = drawing.sample(merged.items, from_merged) + drawing.sample(
-            later.items, from_later
-        )
-    merged.seen = seen

@@ -12,6 +12,7 @@ from datasets_app import preview
 from datasets_app.forms import NewDatasetForm
 from datasets_app.models import Dataset
 from datasets_app.services import DatasetInUse, create_dataset, delete_dataset
+from datasets_app.token_tables import token_tables
 from dpo_portal.accounts import (
     current_account,
     get_for_user,
@@ -136,6 +137,7 @@ def _detail_context(dataset):
         "warning_groups": _issue_groups(report.get("warnings", []), report, "warnings"),
         "step": 4 if finished else 3,
         "jobs": dataset.jobs.all()[:10],
+        "token_tables": token_tables(dataset),
     }
 
 

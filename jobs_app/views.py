@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from datasets_app.token_tables import token_tables
 from dpo_portal.accounts import (
     current_account,
     get_for_user,
@@ -106,7 +107,11 @@ def _initial(request):
 @login_required
 def job_detail(request, job_id):
     job = _job(request, job_id)
-    context = {**_live_context(job), "log_tail": _log_tail(job)}
+    context = {
+        **_live_context(job),
+        "log_tail": _log_tail(job),
+        "token_tables": token_tables(job.dataset, job.base_model.name),
+    }
     return render(request, "jobs/detail.html", context)
 
 

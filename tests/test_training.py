@@ -1,6 +1,7 @@
 """Whole runs through real RQ worker processes, real Redis and a tiny real model."""
 
 import hashlib
+import json
 
 import pytest
 
@@ -114,6 +115,39 @@ def test_a_job_trains_an_adapter_and_leaves_the_base_untouched(
     assert model.base == base
     moves = list(job.events.values_list("message", flat=True))
     assert moves[-1].startswith("Completed")
+
+    assert_tokens_counted(dataset, base, tiny_model_dir)
+    for page in (f"/datasets/{dataset.dataset_id}/", f"/jobs/{job.job_id}/"):
+        html = owner_client.get(page).content.decode()
+        assert "Prompt tokens" in html and base.name in html, page
+
+
+def assert_tokens_counted(dataset, base, model_dir):
+    """The job's VALIDATING step left the token lengths of the set, per the base
+    model's chat template, on the dataset."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    rows = [json.loads(line) for line in dataset.file_path.read_text().splitlines()]
+    prompts = [
+        len(
+            tokenizer.apply_chat_template(
+                row["input"]["messages"], add_generation_prompt=True, tokenize=True
+            )["input_ids"]
+        )
+        for row in rows
+    ]
+
+    dataset.refresh_from_db()
+    counted = dataset.token_stats[base.name]
+    assert counted["pairs"] == len(rows)
+    assert (counted["prompt_tokens"]["min"], counted["prompt_tokens"]["max"]) == (
+        min(prompts),
+        max(prompts),
+    )
+    for part in ("preferred_tokens", "non_preferred_tokens"):
+        summary = counted[part]
+        assert 0 < summary["min"] <= summary["p50"] <= summary["p95"] <= summary["max"]
 
 
 def assert_adapter_trained(adapter_dir):

@@ -3,11 +3,12 @@
 import json
 import subprocess
 import sys
+from array import array
 from pathlib import Path
 
 import pytest
 
-from datasets_app import validation, validation_parallel
+from datasets_app import duplicates, validation, validation_parallel
 from datasets_app.validation import check_example, validate_file
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -773,13 +774,23 @@ def test_it_warns_about_an_exact_duplicate_naming_the_earlier_line(tmp_path):
     assert report["stats"]["duplicates"] == 2
 
 
-def test_it_remembers_first_lines_while_its_table_grows():
-    first_lines = validation._FirstLines(capacity=8)
-    for line in range(1, 5001):
-        assert first_lines.add(line * 0x9E3779B97F4A7C15 % 2**64, line) is None
+def test_it_names_the_first_line_of_each_repeated_key_across_chunks(monkeypatch):
+    monkeypatch.setattr(duplicates, "CHUNK", 1000)
+    keys = array("q", (n * 7919 - 2**62 for n in range(5000)))
+    lines = array("I", range(1, 5001))
+    keys[4321] = keys[17]
+    keys[4999] = keys[17]
+    keys[2500] = keys[2499]
 
-    assert first_lines.add(1234 * 0x9E3779B97F4A7C15 % 2**64, 9999) == 1234
-    assert len(first_lines.digests) == 8192
+    repeats = duplicates.repeated_lines(keys, lines)
+
+    assert repeats == [(2501, 2500), (4322, 18), (5000, 18)]
+
+
+def test_it_finds_no_repeats_among_distinct_keys():
+    keys = array("q", range(-50, 50))
+
+    assert duplicates.repeated_lines(keys, array("I", range(1, 101))) == []
 
 
 # Counts.
@@ -908,24 +919,18 @@ def test_it_computes_turns_and_system_prompt_share(tmp_path):
     assert stats["tools_share"] == 0.0
 
 
-def test_its_sample_for_percentiles_stays_fixed_in_size_and_uniform():
-    reservoir = validation._Reservoir(1000, seed=1)
-    for value in range(100_000):
-        reservoir.add(value)
+def test_its_length_percentiles_are_exact_over_many_examples(tmp_path):
+    lines = [line_of(make_example(preferred="a" * length)) for length in range(1, 1001)]
 
-    ordered = sorted(reservoir.items)
+    stats = validate_lines(tmp_path, lines)["stats"]
 
-    assert len(ordered) == 1000
-    assert 45_000 < validation._percentile(ordered, 50) < 55_000
-    assert 92_000 < validation._percentile(ordered, 95) < 98_000
-
-
-def test_it_keeps_every_value_in_the_sample_of_a_short_stream():
-    reservoir = validation._Reservoir(1000, seed=1)
-    for value in range(1000):
-        reservoir.add(value)
-
-    assert reservoir.items == list(range(1000))
+    assert stats["preferred_chars"] == {
+        "min": 1,
+        "max": 1000,
+        "mean": 500.5,
+        "p50": 500,
+        "p95": 950,
+    }
 
 
 def test_it_produces_a_json_serialisable_report_with_every_field(tmp_path):
@@ -1089,18 +1094,6 @@ def test_it_reports_a_long_line_that_spans_several_blocks(tmp_path, monkeypatch)
     assert only_error(report)["code"] == "line_too_long"
     assert only_error(report)["line"] == 3
     assert report["example_count"] == 4
-
-
-def test_its_sample_taken_in_blocks_is_the_one_taken_item_by_item():
-    one_by_one = validation._Reservoir(100, seed=3)
-    in_blocks = validation._Reservoir(100, seed=3)
-    for value in range(50_000):
-        one_by_one.add(value)
-    for start in range(0, 50_000, 777):
-        in_blocks.add_many(list(range(start, min(start + 777, 50_000))))
-
-    assert in_blocks.items == one_by_one.items
-    assert in_blocks.seen == one_by_one.seen == 50_000
 
 
 def test_it_takes_a_known_sha256_instead_of_hashing_the_file_again(

@@ -208,6 +208,7 @@ def validation_report(request, account, dataset_id):
             "valid": dataset.state == Dataset.STATE_READY if finished else None,
             "validationError": dataset.validation_error,
             "report": dataset.report,
+            "tokenStats": dataset.token_stats,
         }
     )
 

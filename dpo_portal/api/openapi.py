@@ -127,6 +127,13 @@ SCHEMAS = {
             "valid": {"type": "boolean", "nullable": True},
             "validationError": STRING,
             "report": {"type": "object", "nullable": True},
+            "tokenStats": {
+                "type": "object",
+                "description": "Token lengths per base model name (prompt_tokens, "
+                "preferred_tokens, non_preferred_tokens: min, max, mean, p50, p95; "
+                "pairs, job), counted by a job's VALIDATING step on that model.",
+                "additionalProperties": {"type": "object"},
+            },
         }
     ),
     "TrainingConfig": _obj(

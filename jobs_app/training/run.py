@@ -9,6 +9,7 @@ import math
 import resource
 import shutil
 
+from datasets_app.services import record_token_stats
 from jobs_app import states
 from jobs_app.params import DpoParams
 from jobs_app.training.data import load_pairs
@@ -219,6 +220,13 @@ def _with_length_column(trainer_class):
 
 
 def _record_screening(job, screening, max_length):
+    record_token_stats(
+        job.dataset,
+        job.base_model.name,
+        screening.token_stats(),
+        pairs=sum(screening.token_histograms["prompt_tokens"].values()),
+        job_id=job.job_id,
+    )
     job.events.create(
         message=f"Checked against the context: {screening.summary(max_length)}",
         level="WARNING" if screening.truncated_lines else "INFO",

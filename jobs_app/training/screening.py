@@ -8,9 +8,13 @@ makes the loss a constant. Both are skipped here, and named by line.
 """
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 
+from datasets_app import histograms
+
 MIN_USABLE_PAIRS = 3
+TOKEN_PARTS = ("prompt_tokens", "preferred_tokens", "non_preferred_tokens")
 
 
 @dataclass
@@ -20,6 +24,17 @@ class Screening:
     truncated_lines: list = field(default_factory=list)
     skipped: list = field(default_factory=list)  # {"line", "reason"}
     longest: int = 0  # tokens of the longest prompt + response
+    # Tokens of every pair screened, before any cut: {tokens: pairs} for each part.
+    token_histograms: dict = field(
+        default_factory=lambda: {name: Counter() for name in TOKEN_PARTS}
+    )
+
+    def token_stats(self):
+        """{part: {min, max, mean, p50, p95}} of the tokens of each pair's parts."""
+        return {
+            name: histograms.summary(histogram)
+            for name, histogram in self.token_histograms.items()
+        }
 
     def summary(self, max_length):
         text = (
@@ -39,6 +54,7 @@ class Screening:
             "skipped": self.skipped[:limit],
             "skipped_count": len(self.skipped),
             "longest_tokens": self.longest,
+            "tokens": self.token_stats(),
         }
 
 
@@ -50,6 +66,10 @@ def screen_pairs(pairs, tokenizer, max_length, should_stop=lambda: False):
         if index % 200 == 0 and should_stop():
             break
         prompt_len, chosen, rejected = _token_ids(tokenizer, row)
+        for name, tokens in zip(
+            TOKEN_PARTS, (prompt_len, len(chosen), len(rejected)), strict=True
+        ):
+            found.token_histograms[name][tokens] += 1
         longest = prompt_len + max(len(chosen), len(rejected))
         found.longest = max(found.longest, longest)
         if longest > max_length:

@@ -95,7 +95,9 @@ class NewJobForm(forms.Form):
     output_model_id = forms.CharField(
         label="Output model ID",
         max_length=63,
-        help_text="The fine-tuned model is registered under this ID.",
+        required=False,
+        help_text="The fine-tuned model is registered under this ID. Leave it empty "
+        "for <dataset>-dpo (-2, -3, ... when taken).",
     )
 
     def __init__(self, *args, account, **kwargs):

@@ -131,6 +131,16 @@ def _eval_dataset_problems(account, eval_dataset):
     return {}
 
 
+def suggested_output_model_id(account, dataset):
+    """`<dataset>-dpo`, or with -2, -3, ... the first one free in the account."""
+    stem = f"{dataset.dataset_id}"[:50].rstrip("-") + "-dpo"
+    for number in range(1, 1000):
+        candidate = stem if number == 1 else f"{stem}-{number}"
+        if not _output_model_taken(account, candidate):
+            return candidate
+    return f"{stem}-{generate_id('m')[-8:]}"
+
+
 def _output_model_taken(account, output_model_id):
     if LanguageModel.objects.filter(account=account, model_id=output_model_id).exists():
         return True

@@ -29,7 +29,7 @@ from jobs_app.lifecycle import (
 )
 from jobs_app.models import DpoJob, JobMetric
 from jobs_app.params import PRESETS, preset_params
-from jobs_app.services import create_job
+from jobs_app.services import create_job, suggested_output_model_id
 
 CANCELLABLE = CANCEL_BEFORE_START | CANCEL_WHILE_WORKING
 
@@ -72,12 +72,16 @@ def job_new(request):
         require_write(account, request.user)
     form = NewJobForm(request.POST or None, account=account, initial=_initial(request))
     if request.method == "POST" and form.is_valid():
+        dataset = form.cleaned_data["dataset"]
+        output_model_id = form.cleaned_data[
+            "output_model_id"
+        ].strip() or suggested_output_model_id(account, dataset)
         try:
             job = create_job(
                 account,
-                form.cleaned_data["dataset"],
+                dataset,
                 form.cleaned_data["base_model"],
-                form.cleaned_data["output_model_id"],
+                output_model_id,
                 form.params(),
                 user=request.user,
                 eval_dataset=form.cleaned_data["eval_dataset"],

@@ -198,3 +198,16 @@ def test_the_system_check_refuses_a_training_queue_with_rqs_timeout(settings):
 
     assert [error.id for error in errors] == ["jobs_app.E002", "jobs_app.E001"]
     assert "180" in errors[0].msg
+
+
+def test_an_empty_output_model_id_takes_the_first_free_name_from_the_dataset(
+    owner_client, owner, job
+):
+    form = {"dataset": "prefs", "base_model": "tiny-base", "output_model_id": ""}
+
+    for expected in ("prefs-dpo", "prefs-dpo-2"):
+        response = owner_client.post("/jobs/new/", form)
+
+        assert response.status_code == 302, response.content.decode()[:2000]
+        created = DpoJob.objects.exclude(job_id="job-one").latest("created_at")
+        assert created.output_model_id == expected

@@ -47,7 +47,8 @@
     const ys = all.map((p) => p[1]);
     let [xMin, xMax] = [Math.min(...xs), Math.max(...xs)];
     let [yMin, yMax] = [Math.min(...ys), Math.max(...ys)];
-    if (xMax === xMin) xMax = xMin + 1;
+    // A lone step stands in the middle, not against the left edge.
+    if (xMax === xMin) { xMin = Math.max(0, xMin - 1); xMax = xMin + 2; }
     if (yMax === yMin) { yMax += 0.5; yMin -= 0.5; }
     const w = canvas.width - pad.left - pad.right;
     const h = canvas.height - pad.top - pad.bottom;

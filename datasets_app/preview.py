@@ -1,6 +1,6 @@
 """The paged preview: any range of a dataset's lines, read without scanning the file.
 
-Validation saves a LineIndex next to the file (the byte offset of every K-th line),
+Validation saves a LineIndex next to the file (where every K-th line starts),
 so showing lines 200,000,001-200,000,020 costs one seek and at most K-1 skipped
 lines, the same as the first page. Lines are numbered as the validator numbers
 them: physical lines, blank ones included, a UTF-8 BOM not part of a line.
@@ -34,7 +34,7 @@ def line_index_of(dataset):
     except (OSError, IndexError):
         # No index (validation has not run): read from the start of the file.
         index = LineIndex(every=_WHOLE_FILE)
-        index.offsets.append(0)
+        index.add(1, 0)
         return index
 
 

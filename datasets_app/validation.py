@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from array import array
+from bisect import bisect_right
 from collections import Counter, _count_elements
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -167,22 +168,33 @@ def scan(validation, file, counter, offset=0):
 
 
 class LineIndex:
-    """The byte offset of every `every`-th physical line (lines 1, K+1, 2K+1, ...).
+    """Where lines start: the byte offset of every `every`-th physical line.
 
-    Saved as little-endian unsigned 64-bit numbers, K first: 3 million lines at
-    K = 100 take 240 kB, and any line is found by one seek and at most K-1 reads.
+    Entries are (line number, offset) pairs, lines 1, K+1, 2K+1, ... of a file
+    validated in one process; a file validated in parts (validation_parallel.py)
+    counts each part's K-th lines from the part's own start, so entries are at
+    most K lines apart either way. Any line is found by one seek and at most K-1
+    reads. Saved as little-endian unsigned 64-bit numbers: a marker, K, the count,
+    the line numbers, the offsets; 3 million lines at K = 100 take 480 kB. A file
+    in the first format (K, then the offsets of lines 1, K+1, ...) still loads.
     """
+
+    MARKER = 0x4450_4F4C_494E_4531  # "DPOLINE1"; no K of the first format
 
     def __init__(self, every=100):
         self.every = every
+        self.lines = array("Q")
         self.offsets = array("Q")
 
     def add(self, line_number, offset):
         if (line_number - 1) % self.every == 0:
+            self.lines.append(line_number)
             self.offsets.append(offset)
 
     def save(self, path):
-        numbers = array("Q", [self.every]) + self.offsets
+        numbers = array("Q", [self.MARKER, self.every, len(self.lines)])
+        numbers += self.lines
+        numbers += self.offsets
         if sys.byteorder != "little":
             numbers.byteswap()
         temporary = f"{path}.tmp"
@@ -197,16 +209,25 @@ class LineIndex:
             numbers.frombytes(source.read())
         if sys.byteorder != "little":
             numbers.byteswap()
-        index = cls(every=numbers[0])
-        index.offsets = numbers[1:]
+        if numbers[0] != cls.MARKER:
+            index = cls(every=numbers[0])
+            index.offsets = numbers[1:]
+            index.lines = array(
+                "Q", range(1, len(index.offsets) * index.every + 1, index.every)
+            )
+            return index
+        index = cls(every=numbers[1])
+        count = numbers[2]
+        index.lines = numbers[3 : 3 + count]
+        index.offsets = numbers[3 + count : 3 + 2 * count]
         return index
 
     def start_of(self, line_number):
         """The (line number, offset) of the indexed line at or before `line_number`."""
-        if not self.offsets:
+        slot = bisect_right(self.lines, line_number) - 1
+        if slot < 0:
             return 1, 0
-        slot = min((line_number - 1) // self.every, len(self.offsets) - 1)
-        return slot * self.every + 1, self.offsets[slot]
+        return self.lines[slot], self.offsets[slot]
 
 
 def check_example(example):
@@ -442,6 +463,7 @@ class _Validation:
             for _ in range(wanted - line):
                 position = block.index(b"\n", position) + 1
             line = wanted
+            self.line_index.lines.append(wanted)
             self.line_index.offsets.append(offset + position)
             wanted += every
 

@@ -2,11 +2,11 @@
 
 The file is cut into byte ranges that start at line starts; a forked process
 validates each range as validation.py does the whole file (numbering its lines
-from the range's first line on), while this process hashes the file and reports
-progress. The parts are then merged in file order: counts add up, the first 100
-errors and warnings are the first 100 of all parts, and the examples' keys are
-joined, so that a later part's copy of an earlier part's example is found as a
-duplicate of the earlier line.
+from 1), while this process hashes the file and reports progress. The parts are
+then merged in file order: each part's line numbers are shifted by the lines of
+the parts before it, counts add up, the first 100 errors and warnings are the
+first 100 of all parts, and the examples' keys are joined, so that a later part's
+copy of an earlier part's example is found as a duplicate of the earlier line.
 
 A few files are validated again in one process instead, because the parts cannot
 tell: one whose first part holds no example (the first example of the file gets
@@ -16,10 +16,11 @@ its own diagnosis), and one with more examples than the limit.
 import hashlib
 import multiprocessing
 import os
+from array import array
+
+import numpy
 
 from datasets_app import validation as checks
-
-COUNT_PIECE_BYTES = 4 << 20
 
 
 def validate_in_parallel(
@@ -76,6 +77,7 @@ def validate_in_parallel(
     if merged.example_count > max_examples:
         return None
     if line_index is not None:
+        line_index.lines = merged.line_index.lines
         line_index.offsets = merged.line_index.offsets
     return merged, digest
 
@@ -97,25 +99,15 @@ def _line_starts(path, size, workers):
 def _validate_part(sending, path, start, end, every, done, min_examples, max_examples):
     index = checks.LineIndex(every) if every else None
     part = checks._Validation(min_examples, max_examples, None, index)
-    if start:
-        part.line_count = _newlines_before(path, start)
-        part.diagnose_first = False
+    # A later part numbers its lines from 1; the merge shifts them once the parts
+    # before it have counted theirs, which spares reading the file up to `start`
+    # again (an eighth of the time on two cores).
+    part.diagnose_first = start == 0
     with open(path, "rb") as file:
         file.seek(start)
         checks.scan(part, _Bounded(file, end - start), _SharedCounter(done), start)
     sending.send(part)
     sending.close()
-
-
-def _newlines_before(path, end):
-    count = 0
-    with open(path, "rb") as file:
-        while file.tell() < end:
-            piece = file.read(min(COUNT_PIECE_BYTES, end - file.tell()))
-            if not piece:
-                break
-            count += piece.count(b"\n")
-    return count
 
 
 class _Bounded:
@@ -157,11 +149,16 @@ def _report(progress, parts, size):
 
 
 def _merge(merged, later):
-    merged.line_count = later.line_count  # numbered on from the parts before
+    shift = merged.line_count  # the lines of the parts before
+    merged.line_count += later.line_count
     if merged.line_index is not None:
+        merged.line_index.lines.extend(_shifted(later.line_index.lines, shift))
         merged.line_index.offsets.extend(later.line_index.offsets)
     if merged.stopped:
         return  # the file is not JSONL; the later lines are noise
+
+    for issue in (*later.errors.kept, *later.warnings.kept):
+        issue["line"] += shift
 
     merged.blank_lines += later.blank_lines
     merged.example_count += later.example_count
@@ -171,8 +168,16 @@ def _merge(merged, later):
     # Duplicates, within a part or across parts, are found by finish() on the
     # merged keys.
     merged.keys.extend(later.keys)
-    merged.key_lines.extend(later.key_lines)
+    merged.key_lines.extend(_shifted(later.key_lines, shift))
     merged.statistics.merge(later.statistics)
+
+
+def _shifted(numbers, shift):
+    """An array of line numbers, each `shift` higher (numpy: millions of them)."""
+    column = numpy.frombuffer(numbers, dtype=numpy.dtype(numbers.typecode))
+    shifted = array(numbers.typecode)
+    shifted.frombytes((column + shift).astype(column.dtype).tobytes())
+    return shifted
 
 
 def _merge_tally(merged, later):

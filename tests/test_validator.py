@@ -1046,14 +1046,40 @@ def test_it_indexes_every_kth_line_at_its_byte_offset(tmp_path, monkeypatch):
 
 def test_its_line_index_survives_saving_and_loading(tmp_path):
     index = validation.LineIndex(every=7)
-    index.offsets.extend([0, 120, 99_000_000_000])
+    for line, offset in ((1, 0), (8, 120), (13, 99_000_000_000)):
+        index.lines.append(line)
+        index.offsets.append(offset)
     index.save(tmp_path / "lines")
 
     loaded = validation.LineIndex.load(tmp_path / "lines")
 
     assert loaded.every == 7
+    assert list(loaded.lines) == [1, 8, 13]
     assert list(loaded.offsets) == [0, 120, 99_000_000_000]
-    assert loaded.start_of(16) == (15, 99_000_000_000)
+    assert loaded.start_of(12) == (8, 120)
+    assert loaded.start_of(16) == (13, 99_000_000_000)
+
+
+def assert_indexes_line_starts(path, index):
+    """Each entry is where its line starts; entries are at most K lines apart."""
+    content = path.read_bytes()
+    starts = [0] + [n + 1 for n, byte in enumerate(content) if byte == ord("\n")]
+    entries = list(zip(index.lines, index.offsets, strict=True))
+    assert entries[0] == (1, 0)
+    assert all(starts[line - 1] == offset for line, offset in entries)
+    gaps = [b - a for a, b in zip(index.lines, index.lines[1:], strict=False)]
+    assert 0 < min(gaps) and max(gaps) <= index.every
+    assert index.lines[-1] > len(starts) - 1 - index.every
+
+
+def test_it_still_loads_a_line_index_in_the_first_format(tmp_path):
+    # K, then the offsets of lines 1, K+1, 2K+1: what the portal wrote before.
+    array("Q", [7, 0, 120, 99_000]).tofile(open(tmp_path / "lines", "wb"))
+
+    loaded = validation.LineIndex.load(tmp_path / "lines")
+
+    assert list(loaded.lines) == [1, 8, 15]
+    assert loaded.start_of(16) == (15, 99_000)
 
 
 def test_it_rejects_tools_given_as_null(tmp_path):
@@ -1145,7 +1171,7 @@ def test_several_processes_give_the_report_one_process_gives(
 
     assert len(merges) == workers - 1
     assert parts == alone
-    assert list(parts_index.offsets) == list(alone_index.offsets)
+    assert_indexes_line_starts(path, parts_index)
     assert alone["warnings_by_code"]["duplicate_example"] > 40
 
 

@@ -239,13 +239,14 @@ def test_the_job_page_shows_the_device_peak_memory_and_checkpoints(
 
     job.refresh_from_db()
     assert job.peak_memory_bytes > 0
-    assert [step for step, _ in job.checkpoints()] == [8, 12]  # epoch ends, last 2
+    # Epoch ends, the last 2 kept; none at step 12, the end: the adapter is saved.
+    assert [step for step, _ in job.checkpoints()] == [4, 8]
+    assert (job.adapter_path / "adapter_model.safetensors").exists()
     page = owner_client.get(f"/jobs/{job.job_id}/").content.decode()
     assert "Device cpu (CPU)" in page
     assert "peak memory" in page
+    assert "checkpoint-4" in page
     assert "checkpoint-8" in page
-    assert "checkpoint-12" in page
-    assert "checkpoint-4" not in page
 
 
 def test_a_job_with_the_speed_options_on_trains_to_the_end(

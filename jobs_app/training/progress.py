@@ -94,7 +94,23 @@ class ProgressCallback(TrainerCallback):
 
 
 class EpochCheckpointCallback(TrainerCallback):
-    """A checkpoint at the end of every epoch, besides the every-N-steps ones."""
+    """A checkpoint at the end of every epoch, besides the every-N-steps ones.
+
+    None at the run's last step, unless a cancel asks to keep it: the adapter is
+    saved right after training, and a checkpoint there would only repeat it, with
+    the optimizer's state besides, on disk and in time.
+    """
+
+    def __init__(self, heartbeat):
+        self.heartbeat = heartbeat
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._none_at_the_end(state, control)
 
     def on_epoch_end(self, args, state, control, **kwargs):
         control.should_save = True
+        self._none_at_the_end(state, control)
+
+    def _none_at_the_end(self, state, control):
+        if state.global_step >= state.max_steps and not self.heartbeat.cancel_asked():
+            control.should_save = False

@@ -139,7 +139,10 @@ def train_adapter(job, params: DpoParams, device, heartbeat, eval_path=None):
         eval_dataset=eval_pairs,
         processing_class=tokenizer,
         peft_config=None if warm_start else lora,
-        callbacks=[ProgressCallback(job, heartbeat), EpochCheckpointCallback()],
+        callbacks=[
+            ProgressCallback(job, heartbeat),
+            EpochCheckpointCallback(heartbeat),
+        ],
     )
     resume_from = job.last_checkpoint()
     if resume_from:

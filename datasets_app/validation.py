@@ -781,9 +781,9 @@ class _Statistics:
 
     def summary(self):
         result = {name: self._lengths(name) for name in self.LENGTHS}
-        turns = self._lengths("turns")
         result.update(
-            turns={key: turns[key] for key in ("min", "max", "mean")},
+            valid_examples=self.examples,
+            turns=self._lengths("turns"),
             system_prompt_share=self._share(self.with_system),
             tools_share=self._share(self.with_tools),
             identical_pairs=self.identical_pairs,

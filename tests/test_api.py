@@ -307,6 +307,27 @@ def test_it_generates_a_job_id_when_none_is_given(live_portal, cast, redis_queue
     assert answer["dpoJobId"].startswith("dpo-")
 
 
+def test_a_job_without_an_output_model_takes_the_first_free_name(
+    live_portal, cast, redis_queues
+):
+    ready_dataset(cast.account)
+    base_model()
+    body = job_body()
+    del body["trainingConfig"]["outputModel"]
+
+    names = [
+        cast.owner.call("POST", "/dpoJobs", json=body).json()["trainingConfig"][
+            "outputModel"
+        ]
+        for _ in range(2)
+    ]
+
+    assert names == [
+        "accounts/owner/models/prefs-dpo",
+        "accounts/owner/models/prefs-dpo-2",
+    ]
+
+
 def test_it_names_the_field_of_a_bad_beta(live_portal, cast):
     ready_dataset(cast.account)
     base_model()

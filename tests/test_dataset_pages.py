@@ -164,6 +164,25 @@ def test_the_page_shows_the_statistics_of_the_examples(owner_client, owner):
     assert dataset.sha256 in page
 
 
+def test_a_file_without_a_valid_example_shows_no_empty_statistics(owner_client, owner):
+    dataset = validated(owner, [b"not json", b"[1]", b'{"input": {}}'])
+
+    page = owner_client.get("/datasets/prefs/").content.decode()
+
+    assert dataset.state == Dataset.STATE_INVALID
+    assert "nothing to measure" in page
+    assert "Prompt characters" not in page
+    assert "None" not in page
+
+
+def test_the_summary_counts_the_valid_examples_beside_all(owner_client, owner):
+    validated(owner, [*numbered_lines(3), b"not json"])
+
+    page = owner_client.get("/datasets/prefs/").content.decode()
+
+    assert "Examples: 4 (3 valid)" in page
+
+
 def test_the_status_partial_asks_for_a_full_reload_once_validation_ends(
     owner_client, owner
 ):

@@ -225,6 +225,7 @@ def test_the_worker_writes_the_trainers_output_to_the_jobs_log_and_the_page_tail
 
     log_text = job.log_path.read_text()
     assert f"job {job.job_id}: step 8/8" in log_text
+    assert "gradient_checkpointing` is deprecated" not in log_text
     assert f"job {job.job_id}: step 8/8" not in done.stderr + done.stdout
     tail = owner_client.get(f"/jobs/{job.job_id}/log/").content.decode()
     assert f"job {job.job_id}: step 8/8" in tail

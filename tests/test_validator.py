@@ -914,7 +914,8 @@ def test_it_computes_turns_and_system_prompt_share(tmp_path):
 
     stats = validate_lines(tmp_path, lines)["stats"]
 
-    assert stats["turns"] == {"min": 1, "max": 4, "mean": 1.75}
+    assert stats["valid_examples"] == 4
+    assert stats["turns"] == {"min": 1, "max": 4, "mean": 1.75, "p50": 1, "p95": 4}
     assert stats["system_prompt_share"] == 0.25
     assert stats["tools_share"] == 0.0
 

@@ -13,6 +13,7 @@ from dpo_portal.api.errors import ApiError
 from dpo_portal.api.shapes import LOSS_PARAMS, TRAINING_PARAMS, camel
 from jobs_app.models import LanguageModel
 from jobs_app.params import DpoParams
+from jobs_app.services import suggested_output_model_id
 
 TOP_FIELDS = {"dpoJobId", "dataset", "trainingConfig", "displayName"} | {
     camel(name) for name in LOSS_PARAMS
@@ -57,13 +58,18 @@ def read_job_body(body, account):
     job_id = _optional_string(body, "dpoJobId", problems)
     dataset = _dataset(account, body.get("dataset"), problems)
     base_model = _base_model(account, config.get("baseModel"), problems)
-    output_model = _resource_id(
-        config.get("outputModel"),
-        account,
-        "models",
-        "trainingConfig.outputModel",
-        problems,
-    )
+    output_model = None
+    if config.get("outputModel") is not None:
+        output_model = _resource_id(
+            config["outputModel"],
+            account,
+            "models",
+            "trainingConfig.outputModel",
+            problems,
+        )
+    elif dataset is not None:
+        # As on the form: without one, the first free <dataset>-dpo(-N).
+        output_model = suggested_output_model_id(account, dataset)
     values = {}
     for name in LOSS_PARAMS:
         _take_param(body, name, camel(name), values, problems)

@@ -145,7 +145,8 @@ SCHEMAS = {
             },
             "outputModel": {
                 **STRING,
-                "description": "The fine-tuned model's ID (or full name).",
+                "description": "The fine-tuned model's ID (or full name). Left "
+                "out: <dataset>-dpo, with -2, -3, ... when that is taken.",
             },
             **_params(TRAINING_PARAMS),
         }

@@ -36,7 +36,9 @@ def add_commands(groups):
     )
     create.add_argument("--dataset", required=True, help="ID of a READY dataset.")
     create.add_argument(
-        "--output-model", required=True, help="ID for the fine-tuned model."
+        "--output-model",
+        help="ID for the fine-tuned model (default: <dataset>-dpo, or -2, -3, ... "
+        "when that is taken).",
     )
     create.add_argument(
         "--job-id", default=None, help="The job's ID (generated when left out)."
@@ -107,7 +109,9 @@ def _add_wait(parser):
 
 
 def create_job(args, client):
-    config = {"baseModel": args.base_model, "outputModel": args.output_model}
+    config = {"baseModel": args.base_model}
+    if args.output_model:
+        config["outputModel"] = args.output_model
     body = {"dataset": args.dataset, "trainingConfig": config}
     if args.job_id:
         body["dpoJobId"] = args.job_id

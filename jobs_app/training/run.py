@@ -8,6 +8,7 @@ import logging
 import math
 import resource
 import shutil
+import warnings
 
 from datasets_app.services import record_token_stats
 from jobs_app import states
@@ -17,6 +18,15 @@ from jobs_app.training.progress import EpochCheckpointCallback, ProgressCallback
 from jobs_app.training.screening import MIN_USABLE_PAIRS, screen_pairs
 
 log = logging.getLogger(__name__)
+
+# transformers 5 renamed gradient checkpointing "activation checkpointing"; TRL and
+# the Trainer still call the old names, which put four FutureWarnings that say
+# nothing to a user into every job's log.
+warnings.filterwarnings(
+    "ignore",
+    message=r"`(is_)?gradient_checkpointing(_enable|_disable)?` is deprecated",
+    category=FutureWarning,
+)
 
 
 class TooFewPairs(ValueError):

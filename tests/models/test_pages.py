@@ -56,7 +56,7 @@ def test_the_fine_tuned_page_shows_its_base_job_metrics_and_adapter_files(
     page = owner_client.get("/models/tiny-tuned/").content.decode()
 
     assert "tiny-base" in page and "job-one" in page and "train-set" in page
-    assert "0.8750" in page  # rewards/accuracies at the end of training
+    assert "0.875" in page  # rewards/accuracies at the end of training
     assert "0.25" in page  # the job's beta
     assert "adapter_model.safetensors" in page and "adapter_config.json" in page
 

@@ -59,5 +59,6 @@ urlpatterns = [
         route(GET=models.get, DELETE=models.delete),
         name="api_model",
     ),
-    re_path(r"^.*$", api_not_found),
+    # (?s): a path with an encoded newline in it is still an API path.
+    re_path(r"(?s)^.*$", api_not_found),
 ]

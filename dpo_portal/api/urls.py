@@ -59,6 +59,6 @@ urlpatterns = [
         route(GET=models.get, DELETE=models.delete),
         name="api_model",
     ),
-    # (?s): a path with an encoded newline in it is still an API path.
-    re_path(r"(?s)^.*$", api_not_found),
+    # [\s\S], not ".": a path with an encoded newline in it is still an API path.
+    re_path(r"^[\s\S]*$", api_not_found),
 ]

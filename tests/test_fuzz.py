@@ -15,9 +15,11 @@ from tests.api_world import base_model, ready_dataset
 from tests.helpers import example
 from tests.live import *  # noqa: F403
 
-# FUZZ_EXAMPLES raises the count for a longer hunt by hand.
+# The same inputs on every run unless FUZZ_EXAMPLES asks for a longer, random hunt
+# by hand: a test run that changed nothing should not fail on a new draw.
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "120")),
+    derandomize="FUZZ_EXAMPLES" not in os.environ,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

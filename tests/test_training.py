@@ -12,6 +12,7 @@ from jobs_app.models import DpoJob, JobMetric, LanguageModel
 from jobs_app.params import DpoParams
 from jobs_app.services import create_job
 from tests.helpers import jsonl_bytes, new_dataset, tus_create, tus_patch
+from tests.jobs_support import tiny_base
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,15 +32,6 @@ def uploaded_dataset(client, user, body):
     location = tus_create(client, "prefs", len(body))["Location"]
     assert tus_patch(client, location, 0, body).status_code == 204
     return Dataset.objects.get(dataset_id="prefs")
-
-
-def tiny_base(folder):
-    return LanguageModel.objects.create(
-        model_id="tiny-base",
-        kind=LanguageModel.KIND_BASE,
-        path=str(folder),
-        context_length=2048,
-    )
 
 
 def file_digests(folder):
